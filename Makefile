@@ -1,0 +1,86 @@
+# blogpod: every target is idempotent and works on a fresh Debian 12 machine (run as root,
+# or with sudo available for the system packages).
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CACHE := .cache
+STAMPS := $(CACHE)/stamps
+
+# Pinned tools that do not come from PyPI.
+COPILOT_CLI_VERSION := 1.0.102
+COPILOT_PREFIX := $(CACHE)/copilot-cli
+COPILOT_PKG_CACHE := $(CACHE)/copilot-pkg
+SYSTEM_PACKAGES := chromium podman buildah runc debootstrap uidmap
+
+export BLOGPOD_COPILOT_CLI ?= $(abspath $(COPILOT_PREFIX))/copilot
+export BLOGPOD_COPILOT_PKG_CACHE ?= $(abspath $(COPILOT_PKG_CACHE))
+
+.PHONY: setup up test lint typecheck pytest bench clean help
+
+help:
+	@echo "make up     set up, start the whole Pod locally and write a first post"
+	@echo "make test   set up, then run lint, type checks and every test"
+	@echo "make bench  run the benchmarks (writes bench/RESULTS.md)"
+
+setup: $(STAMPS)/system $(STAMPS)/venv $(STAMPS)/copilot
+
+$(STAMPS):
+	mkdir -p $(STAMPS)
+
+# System packages: Chromium for the browser tests, Podman for the real Pod.
+$(STAMPS)/system: | $(STAMPS)
+	missing=""
+	for pkg in $(SYSTEM_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done
+	if [ -n "$$missing" ]; then
+	  echo ">> installing system packages:$$missing"
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo)
+	  $$SUDO apt-get update -qq
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing
+	fi
+	touch $@
+
+$(STAMPS)/venv: pyproject.toml | $(STAMPS)
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[agent,web,dev]'
+	touch $@
+
+# The Copilot CLI, pinned, installed project-locally; its payload is unpacked once here so
+# the runtime cache can be read-only.
+$(STAMPS)/copilot: | $(STAMPS)
+	npm install --no-save --no-audit --no-fund --loglevel=error --prefix $(COPILOT_PREFIX) @github/copilot@$(COPILOT_CLI_VERSION)
+	native=$$(find $(COPILOT_PREFIX)/node_modules/@github -path '*/copilot-linux*/copilot' -type f | head -n1)
+	[ -n "$$native" ] || { echo "no native Copilot CLI binary for $$(uname -m) in $(COPILOT_PREFIX)"; exit 1; }
+	ln -sfn "$$(realpath $$native)" $(COPILOT_PREFIX)/copilot
+	COPILOT_PKG_CACHE_HOME=$(abspath $(COPILOT_PKG_CACHE)) $(COPILOT_PREFIX)/copilot --version
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: setup
+	status=0
+	$(MAKE) --no-print-directory lint || status=1
+	$(MAKE) --no-print-directory typecheck || status=1
+	$(BIN)/pytest $(PYTEST_ARGS) || status=1
+	if [ $$status = 0 ]; then echo "make test: lint, types and tests all passed"; else echo "make test: FAILED (see above)"; fi
+	exit $$status
+
+up: setup
+	$(BIN)/blogpod up --write-first-post
+
+bench: setup
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(CACHE) $(VENV) build *.egg-info

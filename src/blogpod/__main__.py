@@ -1,0 +1,3 @@
+from blogpod.cli import main
+
+main()
