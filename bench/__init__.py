@@ -1,0 +1,3 @@
+"""blogpod benchmarks: ``python -m bench`` (``make bench``) runs the local Pod against a paced,
+scripted OpenAI-compatible provider and writes ``bench/RESULTS.md`` and ``bench/results.json``.
+"""
