@@ -148,7 +148,8 @@ def test_get_post_returns_markdown_and_front_matter(publisher: SitePublisher) ->
 
 
 def test_title_falls_back_to_topic_then_first_line(publisher: SitePublisher) -> None:
-    with_topic = publisher.publish("No heading here.\n\nSecond paragraph.", make_meta(topic="My Topic"))
+    text = "No heading here.\n\nSecond paragraph."
+    with_topic = publisher.publish(text, make_meta(topic="My Topic"))
     assert with_topic.title == "My Topic"
     assert with_topic.summary == "No heading here."
     first_line = publisher.publish("**Bold start** of text\n\nmore", make_meta(1))
@@ -321,5 +322,6 @@ def test_site_package_imports_neither_copilot_nor_fastapi() -> None:
         "bad = [m for m in sys.modules if m.split('.')[0] in ('copilot', 'fastapi')];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    command = [sys.executable, "-c", code]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
