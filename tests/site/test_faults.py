@@ -142,3 +142,45 @@ def test_publish_after_a_failure_works(site_dir: Path, monkeypatch: pytest.Monke
     post = publisher.publish("# Third\n\nthree", make_meta(2))
     assert post.slug == "third"
     assert [p.slug for p in publisher.list_posts()] == ["third", "second", "first"]
+
+
+class _Killed(BaseException):
+    """Stands in for SIGKILL: nothing after it runs, no undo, no cleanup."""
+
+
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+def test_a_new_publisher_repairs_a_site_left_by_a_killed_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, operation: str
+) -> None:
+    run = OPERATIONS[operation]
+    probe = seeded(tmp_path / "probe")
+    total = _count_calls(monkeypatch, "replace", lambda: run(probe))
+    real_replace = os.replace
+    for killed_at in range(1, total + 1):
+        site_dir = tmp_path / f"site-{killed_at}"
+        publisher = seeded(site_dir)
+        calls = 0
+
+        def dying(*args: Any, _at: int = killed_at, **kwargs: Any) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == _at:
+                raise _Killed
+            real_replace(*args, **kwargs)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "replace", dying)
+            with pytest.raises(_Killed):
+                run(publisher)
+
+        repaired = SitePublisher(site_dir)
+        assert not list(site_dir.rglob(".tmp-*")), killed_at
+        on_disk = {p.parent.name for p in (site_dir / "posts").glob("*/post.md")}
+        listed = [p.slug for p in repaired.list_posts()]
+        assert set(listed) == on_disk, killed_at
+        assert {"second"} <= on_disk  # untouched posts are never lost
+        if operation != "unpublish":
+            assert "first" in on_disk
+        index = (site_dir / "index.html").read_text()
+        assert all(f'href="/posts/{slug}/"' in index for slug in listed)
+        assert (site_dir / "feed.xml").read_bytes().count(b"<entry>") == len(listed)

@@ -236,3 +236,20 @@ class SiteChange:
                     removal.trash.parent.rmdir()  # rmdir, not rmtree: never lose a post
                 except OSError as exc:
                     log.warning("could not remove %s: %s", removal.trash.parent, exc)
+
+
+def leftovers(folder: Path) -> list[Path]:
+    """Temp files, backups and trash a killed process left in ``folder``."""
+    try:
+        return sorted(path for path in folder.iterdir() if path.name.startswith(_TEMP_PREFIX))
+    except OSError:
+        return []
+
+
+def is_trash(path: Path) -> bool:
+    return path.is_dir() and path.name.startswith(f"{_TEMP_PREFIX}trash-")
+
+
+def remove_quietly(path: Path) -> None:
+    """Remove a leftover temp file or folder, logging (not raising) on failure."""
+    _remove(path)

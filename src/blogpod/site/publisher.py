@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from pydantic import ValidationError
 
-from blogpod.site.atomic import SiteChange
+from blogpod.site.atomic import SiteChange, is_trash, leftovers, remove_quietly
 from blogpod.site.content import extract, is_valid_slug, slugify
 from blogpod.site.errors import InvalidSlug, PostNotFound, PublishError, SiteError
 from blogpod.site.feed import build_feed
@@ -97,6 +97,11 @@ class SitePublisher:
             autoescape=select_autoescape(["html"]),
             keep_trailing_newline=True,
         )
+        with self._lock:
+            try:
+                self._recover()
+            except OSError as exc:  # never refuse to start: reads work, publish reports
+                log.error("could not clean up %s: %s", self.site_dir, exc)
 
     # -- public API ----------------------------------------------------------------------
 
@@ -176,6 +181,37 @@ class SitePublisher:
             change.commit()
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Finish the job of a process killed mid-change: the posts on disk are the truth.
+
+        A kill can leave temp files, a moved-aside post (unpublish) or a post folder whose
+        manifest update never happened (publish). Put moved-aside posts back if they are
+        still listed, delete the rest, then rebuild the listing from the posts on disk.
+        """
+        posts_root = self.site_dir / "posts"
+        found = [
+            *leftovers(self.site_dir),
+            *leftovers(self.site_dir / "assets"),
+            *leftovers(posts_root),
+        ]
+        if not found:
+            return
+        log.warning("cleaning up after an interrupted change: %s", [str(p) for p in found])
+        listed = {post.slug for post in self._load_manifest()}
+        for path in found:
+            if is_trash(path):
+                for post in path.iterdir():
+                    if post.name in listed and not (posts_root / post.name).exists():
+                        post.rename(posts_root / post.name)
+            remove_quietly(path)
+        posts = self._scan_posts()
+        try:
+            change = SiteChange("rebuild the site after an interrupted change")
+            self._stage_listing(change, posts)
+            change.commit()
+        except PublishError as exc:
+            log.error("%s", exc)  # the next publish retries; reading still works
 
     def _post_dir(self, slug: str) -> Path:
         return self.site_dir / "posts" / slug
