@@ -286,7 +286,7 @@ def cold_start(provider_url: str, runs: int, timeout: float = 60.0) -> dict[str,
                 f"http://127.0.0.1:{ports.web}/healthz",
                 f"http://127.0.0.1:{ports.agent}/readyz",
                 f"http://127.0.0.1:{ports.skills}/readyz",
-                f"http://127.0.0.1:{ports.web}/api/v1/readyz",
+                f"http://127.0.0.1:{ports.web}/api/v1/jobs",
             ]
             start = time.monotonic()
             proc = ServiceProcess([BLOGPOD, "up"], env=env, cwd=Path(tmp))

@@ -281,8 +281,23 @@ class LocalPod:
                 out.append((sse.event, json.loads(sse.data) if sse.data else {}))
         return out
 
-    def readyz(self) -> int:
-        return self.http.get("/api/v1/readyz").status_code
+    def healthy(self) -> dict[str, int]:
+        """Status codes of every readiness probe (nginx, agent, skills) and of the API via nginx."""
+        return {
+            "web": httpx.get(self.url + "/healthz", timeout=10).status_code,
+            "agent": httpx.get(self.agent_url + "/readyz", timeout=10).status_code,
+            "skills": httpx.get(self.skills_url + "/readyz", timeout=10).status_code,
+            "api": self.http.get("/api/v1/jobs").status_code,
+        }
+
+    def metric(self, service: str, name: str) -> float:
+        """The sum of a Prometheus sample (all label sets) from a service's /metrics."""
+        text = httpx.get(self.service_url(service) + "/metrics", timeout=10).text
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(name) and line[len(name) : len(name) + 1] in (" ", "{"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
 
     # -- the site on disk --------------------------------------------------------------------
 
