@@ -18,9 +18,10 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from blogpod.skills.catalog import (
     CATALOG_FILE,
@@ -40,6 +41,8 @@ from blogpod.skills.validator import validate_skill
 
 log = logging.getLogger(__name__)
 
+SeenStatus = Literal["ok", "stale", "rejected"]
+
 HISTORY_LENGTH = 50
 _TMP_PREFIX = ".tmp-"
 
@@ -47,7 +50,7 @@ _TMP_PREFIX = ".tmp-"
 @dataclass(frozen=True)
 class VersionSeen:
     version: str | None
-    status: str  # "ok", "stale" or "rejected"
+    status: SeenStatus
     seen_at: datetime
     errors: int
 
@@ -75,7 +78,6 @@ class PublisherStats:
     syncs: int = 0
     sync_errors: int = 0
     last_published_at: float | None = None  # time.time()
-    findings: dict[str, int] = field(default_factory=lambda: {"error": 0, "warning": 0})
 
 
 class Publisher:
@@ -231,10 +233,6 @@ class Publisher:
     def _record(self, catalog: Catalog) -> None:
         self.stats.publishes += 1
         self.stats.last_published_at = time.time()
-        counts = {"error": 0, "warning": 0}
-        for f in _all_findings(catalog):
-            counts[f.severity] += 1
-        self.stats.findings = counts
         for entry in catalog.skills:
             errors = sum(1 for f in entry.findings if f.severity == "error")
             self._remember(entry.name, entry.version, entry.status, errors)
@@ -242,7 +240,7 @@ class Publisher:
             errors = sum(1 for f in catalog.rejected if f.skill == name and f.severity == "error")
             self._remember(name, None, "rejected", errors)
 
-    def _remember(self, name: str, version: str | None, status: str, errors: int) -> None:
+    def _remember(self, name: str, version: str | None, status: SeenStatus, errors: int) -> None:
         seen = self.history.setdefault(name, deque(maxlen=HISTORY_LENGTH))
         if seen and seen[-1].version == version and seen[-1].status == status:
             return
@@ -273,10 +271,6 @@ class Publisher:
 
 def _count_skills(findings: list[Finding]) -> int:
     return len({f.skill for f in findings})
-
-
-def _all_findings(catalog: Catalog) -> list[Finding]:
-    return [f for e in catalog.skills for f in e.findings] + list(catalog.rejected)
 
 
 def _snapshot_id(entries: list[SkillEntry], rejected: list[Finding]) -> str:

@@ -1,0 +1,65 @@
+"""Response bodies of the skill server's API (the OpenAPI docs are generated from them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from blogpod.skills.catalog import Finding, SkillFile
+
+Status = Literal["ok", "stale", "rejected"]
+
+
+class SkillSummary(BaseModel):
+    name: str
+    description: str | None
+    version: str | None
+    status: Status
+    findings: int
+
+
+class VersionSeenOut(BaseModel):
+    version: str | None
+    status: Status
+    seen_at: datetime
+    errors: int
+
+
+class SkillDetail(BaseModel):
+    """A live skill (``ok`` or ``stale``), or a ``rejected`` one with only its findings."""
+
+    name: str
+    status: Status
+    description: str | None = None
+    version: str | None = None
+    license: str | None = None
+    compatibility: str | None = None
+    allowed_tools: str | None = None
+    metadata: dict[str, str] = {}
+    published_at: datetime | None = None
+    body: str | None = None
+    files: list[SkillFile] = []
+    findings: list[Finding] = []
+    history: list[VersionSeenOut] = []
+
+
+class ValidationReport(BaseModel):
+    valid: bool
+    name: str
+    version: str
+    files: list[SkillFile]
+    findings: list[Finding]
+
+
+class SyncOut(BaseModel):
+    snapshot: str
+    changed: bool
+    skills: int
+    rejected: int
+
+
+class Health(BaseModel):
+    status: str
+    snapshot: str | None = None
