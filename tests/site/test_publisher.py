@@ -18,7 +18,7 @@ from blogpod.site import (
     SiteError,
     SitePublisher,
 )
-from tests.site.conftest import make_meta
+from tests.site.conftest import make_meta, snapshot
 from tests.site.htmlcheck import dangerous_parts
 
 ARTICLE = """# Testing the *Static* Site
@@ -325,3 +325,13 @@ def test_site_package_imports_neither_copilot_nor_fastapi() -> None:
     command = [sys.executable, "-c", code]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_publish_is_idempotent_per_job(publisher: SitePublisher, site_dir: Path) -> None:
+    """A job requeued after its post landed gets that post back, not a second copy."""
+    first = publisher.publish("# Same Job\n\nOnce.\n", make_meta(7))
+    before = snapshot(site_dir)
+    again = publisher.publish("# Same Job, retried\n\nTwice.\n", make_meta(7))
+    assert again.slug == first.slug
+    assert [p.slug for p in publisher.list_posts()] == [first.slug]
+    assert snapshot(site_dir) == before

@@ -106,10 +106,17 @@ class SitePublisher:
     # -- public API ----------------------------------------------------------------------
 
     def publish(self, markdown: str, meta: PostMeta) -> PublishedPost:
-        """Write a new post and rebuild the manifest, index and feed (all or nothing)."""
+        """Write a new post and rebuild the manifest, index and feed (all or nothing).
+
+        Idempotent per job: a job requeued after its post landed (the agent was killed
+        between publishing and recording it) gets its existing post back, not a copy.
+        """
         parts = extract(markdown, fallback_title=meta.topic)
         with self._lock:
             posts = self._load_manifest()
+            existing = next((p for p in posts if p.job_id == meta.job_id), None)
+            if existing is not None:
+                return PublishedPost(**existing.model_dump(), folder=self._post_dir(existing.slug))
             slug = self._unique_slug(slugify(parts.title), posts)
             post = PostSummary(
                 slug=slug,
