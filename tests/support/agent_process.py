@@ -76,6 +76,7 @@ class AgentProcess:
     provider_url: str
     overrides: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    token: str | None = None
     process: ServiceProcess | None = None
     logs_before: list[str] = field(default_factory=list)
 
@@ -109,6 +110,7 @@ class AgentProcess:
             "BLOGPOD_INACTIVITY_TIMEOUT_S": "20",
             "BLOGPOD_JOB_TIMEOUT_S": "120",
             "BLOGPOD_SSE_HEARTBEAT_S": "1",
+            **({"BLOGPOD_API_TOKEN": self.token} if self.token else {}),
             **self.overrides,
         }
         return blogpod_env(**values)
@@ -151,8 +153,18 @@ class AgentProcess:
 
     # --- API helpers --------------------------------------------------------------------
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
+    def client(self, authorized: bool = True) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.token}"} if authorized and self.token else {}
+        return httpx.Client(base_url=self.url, timeout=30, headers=headers)
+
+    def events(self, job_id: str, last_event_id: int | None = None) -> list[dict[str, Any]]:
+        """Read the job's SSE stream to its end (the job must finish; bounded by timeouts)."""
+        headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
+        with httpx.stream(
+            "GET", f"{self.url}/api/v1/jobs/{job_id}/events", headers=headers, timeout=60
+        ) as resp:
+            resp.raise_for_status()
+            return [e for e in sse_events(resp.iter_lines()) if "event" in e]
 
     def submit(self, topic: str, **fields: Any) -> dict[str, Any]:
         with self.client() as c:

@@ -184,13 +184,9 @@ def _add_routes(app: FastAPI, settings: AgentSettings) -> None:
     async def job_events(
         job_id: str,
         state: State,
-        last_event_id: Annotated[str | None, Header()] = None,
-        after: Annotated[
-            int | None, Query(ge=0, description="Alternative to Last-Event-ID.")
-        ] = None,
+        _exists: Annotated[None, Depends(_require_job)],
+        start: Annotated[int, Depends(_resume_point)],
     ) -> AsyncIterator[ServerSentEvent]:
-        await _job_row(state, job_id)  # 404 before the stream starts
-        start = _parse_last_event_id(last_event_id, after)
         async for event in _follow(state, job_id, start):
             yield event
 
@@ -233,7 +229,17 @@ async def _job_row(state: AgentState, job_id: str) -> dict[str, Any]:
         raise Problem(404, "Job Not Found", f"no job with id {job_id}") from exc
 
 
-def _parse_last_event_id(header: str | None, after: int | None) -> int:
+async def _require_job(job_id: str, request: Request) -> None:
+    """Dependencies run before the response starts, so an unknown job is a clean 404."""
+    await _job_row(_state(request), job_id)
+
+
+def _resume_point(
+    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[int | None, Query(ge=0, description="Same as Last-Event-ID.")] = None,
+) -> int:
+    """The last event id the client has seen (0: none); a dependency, so errors come first."""
+    header = last_event_id
     if header is not None and header.strip():
         try:
             return max(0, int(header.strip()))
