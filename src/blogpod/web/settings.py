@@ -35,7 +35,7 @@ class WebSettings(CommonSettings):
         description="Host of the agent and skill server upstreams (the Pod's loopback).",
     )
     site_dir: Path = Field(
-        Path("var/site"), description="Folder of the published blog (the blog-site volume)."
+        Path("site"), description="Folder of the static blog the agent publishes into."
     )
     studio_dir: Path = Field(
         STUDIO_DIR, description="Folder of the studio's static files (shipped in the package)."
