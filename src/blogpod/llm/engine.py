@@ -6,13 +6,17 @@ The HTTP layer only sees :class:`ChatEngine`: a stream of text deltas ending wit
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from blogpod.llm.schema import ChatRequest
+
+log = logging.getLogger("blogpod.llm")
 
 #: Sampling defaults when a request says nothing (llama-cpp-python's own defaults).
 DEFAULT_TEMPERATURE = 0.2
@@ -102,6 +106,8 @@ class LlamaEngine:
 
     def stream(self, request: ChatRequest) -> Generator[str | Finish, None, None]:
         with self._lock:
+            started = time.monotonic()
+            first_token_at: float | None = None
             prompt, stop = self.render(request)
             max_tokens = self._budget(len(prompt), request.requested_max_tokens)
             chunks: Iterator[Any] = self._llama.create_completion(
@@ -121,6 +127,8 @@ class LlamaEngine:
                 for chunk in chunks:
                     choice = chunk["choices"][0]
                     if choice["text"]:
+                        if first_token_at is None:
+                            first_token_at = time.monotonic()
                         text.append(choice["text"])
                         yield choice["text"]
                     if choice.get("finish_reason"):
@@ -133,7 +141,31 @@ class LlamaEngine:
             completion = self._llama.tokenize(
                 "".join(text).encode("utf-8"), add_bos=False, special=True
             )
-            yield Finish(reason, len(prompt), len(completion))
+            finish = Finish(reason, len(prompt), len(completion))
+            _log_timings(finish, started, first_token_at)
+            yield finish
+
+
+def _log_timings(finish: Finish, started: float, first_token_at: float | None) -> None:
+    """One line per answer: what a slow post spent its time on (reading vs writing)."""
+    ended = time.monotonic()
+    first = first_token_at or ended
+    decode_s = ended - first
+    log.info(
+        "answered: %d prompt tokens read in %.1f s, %d tokens written at %.1f tokens/s (%s)",
+        finish.prompt_tokens,
+        first - started,
+        finish.completion_tokens,
+        (finish.completion_tokens - 1) / decode_s if decode_s > 0 else 0.0,
+        finish.reason,
+        extra={
+            "prompt_tokens": finish.prompt_tokens,
+            "completion_tokens": finish.completion_tokens,
+            "first_token_s": round(first - started, 3),
+            "decode_s": round(decode_s, 3),
+            "finish_reason": finish.reason,
+        },
+    )
 
 
 def load_engine(

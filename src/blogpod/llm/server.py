@@ -246,8 +246,11 @@ def create_app(host: ModelHost) -> FastAPI:
             first = await anext(events)
         except EngineError as exc:
             raise _engine_problem(exc) from exc
-        if body.tools:
-            log.info("ignoring %d tool(s): the local model cannot call tools", len(body.tools))
+        log.debug(
+            "request: %d tool(s) ignored, messages %s",
+            len(body.tools or []),
+            [(m.role, len(m.content)) for m in body.messages],
+        )
         if body.stream:
             return StreamingResponse(
                 _sse(events, first, body, engine.model_name),

@@ -247,8 +247,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "action",
         nargs="?",
         default="prepare",
-        choices=["prepare", "parts-dir", "model-path"],
-        help="prepare: join + verify (default); parts-dir/model-path: print the folder/file",
+        choices=["prepare", "check", "parts-dir", "model-path"],
+        help=(
+            "prepare: join + verify (default); check: verify an existing file, exit 3 if there "
+            "is none; parts-dir/model-path: print the folder/file"
+        ),
     )
     args = parser.parse_args(argv)
     try:
@@ -262,6 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.action == "model-path":
         print(settings.model_path)
         return 0
+    if args.action == "check" and not settings.model_path.exists():
+        print(f">> weights: {settings.model_path} not joined yet", file=sys.stderr)
+        return 3
     try:
         path = ensure_model(
             settings.model_path,
