@@ -26,7 +26,7 @@ help:
 	@echo "make test   set up, then run lint, type checks and every test"
 	@echo "make bench  run the benchmarks (writes bench/RESULTS.md)"
 
-setup: $(STAMPS)/system $(STAMPS)/venv $(STAMPS)/copilot
+setup: $(STAMPS)/system $(STAMPS)/venv $(STAMPS)/copilot $(STAMPS)/checkov $(STAMPS)/k8s-schemas-1.24 $(STAMPS)/podman-base
 
 $(STAMPS):
 	mkdir -p $(STAMPS)
@@ -56,6 +56,25 @@ $(STAMPS)/copilot: | $(STAMPS)
 	[ -n "$$native" ] || { echo "no native Copilot CLI binary for $$(uname -m) in $(COPILOT_PREFIX)"; exit 1; }
 	ln -sfn "$$(realpath $$native)" $(COPILOT_PREFIX)/copilot
 	COPILOT_PKG_CACHE_HOME=$(abspath $(COPILOT_PKG_CACHE)) $(COPILOT_PREFIX)/copilot --version
+	touch $@
+
+# checkov (tests/deploy) pins many packages of its own: it gets its own venv.
+CHECKOV_VERSION := 3.3.30
+$(STAMPS)/checkov: | $(STAMPS)
+	[ -x $(CACHE)/checkov-venv/bin/python ] || $(PYTHON) -m venv $(CACHE)/checkov-venv
+	$(CACHE)/checkov-venv/bin/pip install -q --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+# kubernetes-validate 1.37 bundles schemas from 1.25 on; the classic overlay claims 1.24,
+# whose strict schema ships in 1.31.0 (installed beside the venv, run with its deps).
+$(STAMPS)/k8s-schemas-1.24: $(STAMPS)/venv
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --target $(CACHE)/kubernetes-validate-1.31 'kubernetes-validate==1.31.0'
+	touch $@
+
+# The local Debian 12 base image the Pod test builds the real Dockerfiles on (no registry
+# pulls here); project-local Podman storage under .cache/podman. Idempotent.
+$(STAMPS)/podman-base: deploy/podman/build-base-image.sh $(STAMPS)/system | $(STAMPS)
+	deploy/podman/build-base-image.sh
 	touch $@
 
 lint: setup
