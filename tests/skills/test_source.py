@@ -223,3 +223,41 @@ def test_skill_vanishing_mid_scan_is_skipped(
     monkeypatch.setattr(source_mod, "_read_limited", vanish)
     monkeypatch.setattr(source_mod, "RETRY_PAUSE", 0)
     assert scan(tmp_path) == {"": set(), "b": set()}
+
+
+def test_dangling_top_level_link_is_not_a_skill(tmp_path: Path) -> None:
+    # what a removed ConfigMap key looks like between the `..data` swap and the link cleanup
+    write_skill(tmp_path, "a")
+    (tmp_path / "gone").symlink_to("..data/gone")
+    assert scan(tmp_path) == {"": set(), "a": set()}
+
+
+def test_a_data_swap_mid_read_never_mixes_two_payloads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for gen in ("1", "2"):
+        write_skill(
+            tmp_path / f"..payload{gen}",
+            "a",
+            skill_md("a", body=f"v{gen}\n"),
+            files={"ref.md": f"ref v{gen}\n"},
+        )
+    (tmp_path / "..data").symlink_to("..payload1")
+    (tmp_path / "a").symlink_to("..data/a")
+    real = source_mod._read_limited
+    swapped: list[bool] = []
+
+    def swap_after_first_read(path: Path, limit: int) -> bytes | None:
+        data = real(path, limit)
+        if not swapped:
+            swapped.append(True)
+            (tmp_path / "..data_tmp").symlink_to("..payload2")
+            os.replace(tmp_path / "..data_tmp", tmp_path / "..data")
+        return data
+
+    monkeypatch.setattr(source_mod, "_read_limited", swap_after_first_read)
+    (first,) = scan_source(tmp_path, LIMITS).skills
+    assert swapped
+    assert first.files == {"SKILL.md": skill_md("a", body="v1\n").encode(), "ref.md": b"ref v1\n"}
+    (second,) = scan_source(tmp_path, LIMITS).skills
+    assert second.files["ref.md"] == b"ref v2\n"

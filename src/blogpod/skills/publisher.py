@@ -112,7 +112,8 @@ class Publisher:
         except CatalogUnavailable:
             return
         for entry in self.current.catalog.skills:
-            self._remember(entry.name, entry.version, "ok", 0)
+            errors = sum(1 for f in entry.findings if f.severity == "error")
+            self._remember(entry.name, entry.version, entry.status, errors)
         log.info(
             "adopted live snapshot",
             extra={
@@ -153,14 +154,19 @@ class Publisher:
             rejected=rejected,
         )
         root = self._write_snapshot(catalog, planned)
+        # a reused snapshot keeps its own timestamps: serve exactly what is on disk
+        catalog = Catalog.model_validate_json((root / CATALOG_FILE).read_bytes())
         self._swap_current(root)
         self.current = PublishedCatalog(root, catalog)
         self._record(catalog)
         self.collect_garbage()
         log.info(
-            "published skill snapshot",
+            "published skill snapshot %s: %s",
+            snapshot_id,
+            ", ".join(f"{e.name}={e.version} ({e.status})" for e in catalog.skills) or "no skills",
             extra={"snapshot": snapshot_id, "skills": catalog.names(), "rejected": len(rejected)},
         )
+        _log_errors(catalog)
         return SyncResult(snapshot_id, True, len(planned), _count_skills(rejected))
 
     def _plan(
@@ -267,6 +273,21 @@ class Publisher:
         for path in self.shared_dir.glob(f"{_TMP_PREFIX}current-*"):
             path.unlink(missing_ok=True)
         return removed
+
+
+def _log_errors(catalog: Catalog) -> None:
+    """Invalid skills are reported in the logs too, once per published change."""
+    for f in [f for e in catalog.skills for f in e.findings] + list(catalog.rejected):
+        if f.severity == "error":
+            log.warning(
+                "invalid skill %s: %s:%s %s: %s",
+                f.skill,
+                f.file,
+                f.line or "-",
+                f.rule,
+                f.message,
+                extra={"skill": f.skill, "file": f.file, "line": f.line, "rule": f.rule},
+            )
 
 
 def _count_skills(findings: list[Finding]) -> int:

@@ -20,7 +20,7 @@ class SkillsSettings(CommonSettings):
         "Pod): `<name>/SKILL.md` folders and/or flat `<name>.md` files.",
     )
     skills_shared: Path = Field(
-        Path(".blogpod/skills-shared"),
+        Path("skills-shared"),
         description="Folder the skill server publishes snapshots to (`current` -> "
         "`snapshots/<id>`); the agent reads it.",
     )

@@ -59,8 +59,8 @@ def scan_source(root: Path, limits: SkillLimits) -> SourceScan:
             name, kind = entry[: -len(".md")], "flat"
         elif _is_dir(path):
             name, kind = entry, "tree"
-        elif not os.path.lexists(path):
-            continue  # vanished since listdir
+        elif not path.exists():
+            continue  # vanished since listdir, or a link the kubelet is about to remove
         else:
             scan.findings.append(
                 Finding(
@@ -177,7 +177,9 @@ def read_skill_dir(
             )
         )
         return skill
-    reader.walk(skill_dir, "", {real_dir})
+    # Read through the resolved folder: a ConfigMap `..data` swap mid-read then cannot mix
+    # files of two payloads (the old payload vanishing makes the caller retry instead).
+    reader.walk(Path(real_dir), "", {real_dir})
     return skill
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import watchfiles
 
+from blogpod.skills.model import SkillError
+
 log = logging.getLogger(__name__)
 
 #: Events are grouped until the source is quiet for STEP_MS (at most DEBOUNCE_MS), so a
@@ -56,6 +58,9 @@ class SourceWatcher:
     def _trigger(self, reason: str) -> None:
         try:
             self.on_change(reason)
+        except SkillError as exc:  # expected trouble (source missing): no traceback
+            self.errors += 1
+            log.error("skill resync failed: %s", exc, extra={"reason": reason})
         except Exception:
             self.errors += 1
             log.exception("skill resync failed", extra={"reason": reason})
