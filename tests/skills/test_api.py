@@ -121,16 +121,12 @@ def test_metrics(server: Server) -> None:
 
 def test_list_skills(server: Server) -> None:
     skills = {s["name"]: s for s in server.get("/api/v1/skills").json()}
-    assert set(skills) == {"blog-writer", "release-notes", "tutorial", "broken"}
-    assert skills["blog-writer"]["status"] == "ok" and skills["blog-writer"]["findings"] == 0
-    assert len(skills["blog-writer"]["version"]) == 16
-    assert skills["broken"] == {
-        "name": "broken",
-        "description": None,
-        "version": None,
-        "status": "rejected",
-        "findings": 1,
-    }
+    # only live skills: a never-valid one cannot be chosen for a post
+    assert list(skills) == ["blog-writer", "release-notes", "tutorial"]
+    writer = skills["blog-writer"]
+    assert writer["status"] == "ok" and writer["findings_count"] == 0 and writer["findings"] == []
+    assert len(writer["version"]) == 16
+    assert writer["description"].startswith("Writes a complete technical blog post")
 
 
 def test_skill_detail_and_raw(server: Server) -> None:
@@ -269,6 +265,9 @@ def test_changes_are_published_and_reported(tmp_path: Path) -> None:
                 break
             time.sleep(0.1)
         assert detail["status"] == "stale" and detail["version"] == v1
+        (listed,) = srv.get("/api/v1/skills").json()
+        assert listed["status"] == "stale" and listed["findings_count"] == 1
+        assert listed["findings"][0]["rule"] == "front-matter-yaml"
         assert detail["findings"][0]["rule"] == "front-matter-yaml"
         assert [h["status"] for h in detail["history"]] == ["ok", "stale"]
         assert srv.get("/api/v1/skills/a/raw").text == skill_md("a", body="v1\n")

@@ -131,26 +131,19 @@ def create_app(settings: SkillsSettings) -> FastAPI:
 
     @app.get("/api/v1/skills", response_model=list[SkillSummary], tags=["skills"])
     def list_skills() -> list[SkillSummary]:
-        """Every skill: live ones (`ok`, `stale`) and source skills never valid (`rejected`)."""
-        catalog = _live(publisher).catalog
-        out = [
+        """The live skills (the ones a post can use). Never-valid source skills are in the
+        catalog's ``rejected`` findings and at ``GET /api/v1/skills/{name}``."""
+        return [
             SkillSummary(
                 name=e.name,
                 description=e.description,
                 version=e.version,
                 status=e.status,
-                findings=len(e.findings),
+                findings_count=len(e.findings),
+                findings=e.findings,
             )
-            for e in catalog.skills
+            for e in sorted(_live(publisher).catalog.skills, key=lambda e: e.name)
         ]
-        for name in sorted({f.skill for f in catalog.rejected} - set(catalog.names())):
-            count = sum(1 for f in catalog.rejected if f.skill == name)
-            out.append(
-                SkillSummary(
-                    name=name, description=None, version=None, status="rejected", findings=count
-                )
-            )
-        return sorted(out, key=lambda s: s.name)
 
     @app.get("/api/v1/skills/{name}", response_model=SkillDetail, tags=["skills"])
     def get_skill(name: SkillName) -> SkillDetail:

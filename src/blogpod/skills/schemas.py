@@ -13,11 +13,14 @@ Status = Literal["ok", "stale", "rejected"]
 
 
 class SkillSummary(BaseModel):
+    """A live skill; ``findings`` are its current findings (for ``stale``: why it is stale)."""
+
     name: str
-    description: str | None
-    version: str | None
-    status: Status
-    findings: int
+    description: str
+    version: str
+    status: Literal["ok", "stale"]
+    findings_count: int
+    findings: list[Finding]
 
 
 class VersionSeenOut(BaseModel):
