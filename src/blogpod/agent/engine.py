@@ -300,7 +300,8 @@ class CopilotEngine:
         try:
             while True:
                 now = time.monotonic()
-                wait_s = max(0.0, min(deadline - now, turn.last_activity + inactivity_s - now))
+                stall_at = turn.last_activity + inactivity_s if turn.in_call else deadline
+                wait_s = max(0.0, min(deadline - now, stall_at - now))
                 done, _ = await asyncio.wait(
                     {task, dead_wait}, timeout=min(wait_s, 0.5) + 0.01,
                     return_when=asyncio.FIRST_COMPLETED,
@@ -312,7 +313,7 @@ class CopilotEngine:
                 now = time.monotonic()
                 if now >= deadline:
                     raise TimeoutError("the job took longer than its total timeout")
-                if now - turn.last_activity >= inactivity_s:
+                if turn.in_call and now - turn.last_activity >= inactivity_s:
                     raise ProviderStalled(f"the model provider sent nothing for {inactivity_s:g} s")
         finally:
             for t in (task, dead_wait):
@@ -343,11 +344,18 @@ class _Turn:
         self.output_tokens = 0
         self.error: SessionErrorData | None = None
         self.last_activity = time.monotonic()
+        # Inactivity only counts while a model call is open: the CLI's own back-off between
+        # retries of a failed call is silence we must not mistake for a stalled provider.
+        self.in_call = True
 
     def on_event(self, event: Any) -> None:
         self.last_activity = time.monotonic()
         kind = event.type
         data = event.data
+        if kind == SessionEventType.MODEL_CALL_START:
+            self.in_call = True
+        elif kind in (SessionEventType.MODEL_CALL_FAILURE, SessionEventType.MODEL_CALL_FINISHED):
+            self.in_call = False
         if kind in (
             SessionEventType.ASSISTANT_TURN_RETRY,
             SessionEventType.ASSISTANT_MESSAGE_START,

@@ -299,6 +299,8 @@ class JobManager:
         if row["status"] in FINAL_STATUSES:
             return
         finished = utc_now()
+        if error:
+            error = error[:1].upper() + error[1:]
         await asyncio.to_thread(
             self.store.update, job_id, status=status, finished_at=finished, error=error
         )
