@@ -193,6 +193,9 @@ def test_validate_zip_of_a_skill_folder(server: Server) -> None:
     assert [f["rule"] for f in report["findings"]] == ["hidden-file"]
     rooted = server.upload("x.zip", zip_of({"SKILL.md": skill_md("rooted").encode()})).json()
     assert rooted["valid"] is True and rooted["name"] == "rooted"
+    missing = server.upload("x.zip", zip_of({"a/README.md": b"x"})).json()
+    assert missing["valid"] is False and missing["name"] == "a"
+    assert [f["rule"] for f in missing["findings"]] == ["skill-md-missing"]
 
 
 HOSTILE = {
@@ -200,7 +203,6 @@ HOSTILE = {
     "absolute": (zip_of({"/etc/SKILL.md": b"x"}), 422),
     "backslash": (zip_of({"a\\..\\..\\SKILL.md": b"x"}), 422),
     "symlink": (zip_of({"a/SKILL.md": skill_md("a").encode()}, {"a/link": "/etc/passwd"}), 422),
-    "no-skill-md": (zip_of({"a/README.md": b"x"}), 422),
     "bomb": (zip_of({"a/SKILL.md": skill_md("a").encode(), "a/zeros": b"\0" * 5_000_000}), 413),
     "too-many-files": (zip_of({f"a/f{i}": b"" for i in range(1200)}), 413),
     "not-a-zip": (b"PK\x03\x04 definitely not a zip", 400),

@@ -10,6 +10,7 @@ import pytest
 
 from blogpod.skills.model import SkillLimits
 from blogpod.skills.upload import UploadRejected, skill_from_upload
+from blogpod.skills.validator import validate_skill
 from tests.skills.helpers import skill_md
 
 
@@ -36,14 +37,15 @@ def test_entry_unpacking_past_its_declared_size_is_refused() -> None:
     assert 400 <= info.value.status < 500
 
 
-def test_several_top_folders_are_not_a_skill() -> None:
+def test_several_top_folders_are_not_one_skill() -> None:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("a/SKILL.md", skill_md("a"))
         zf.writestr("b/SKILL.md", skill_md("b"))
-    with pytest.raises(UploadRejected) as info:
-        skill_from_upload("x.zip", buf.getvalue(), SkillLimits())
-    assert info.value.status == 422
+    source = skill_from_upload("x.zip", buf.getvalue(), SkillLimits())
+    result = validate_skill(source, SkillLimits())
+    assert not result.ok
+    assert [f.rule for f in result.findings] == ["skill-md-missing"]
 
 
 def test_top_folder_name_is_checked_against_the_front_matter() -> None:

@@ -34,6 +34,7 @@ from blogpod.skills.schemas import (
     SyncOut,
     ValidationReport,
     VersionSeenOut,
+    problem_responses,
 )
 from blogpod.skills.settings import SkillsSettings
 from blogpod.skills.source import SourceUnavailable
@@ -117,7 +118,7 @@ def create_app(settings: SkillsSettings) -> FastAPI:
         """The process is alive."""
         return Health(status="ok")
 
-    @app.get("/readyz", response_model=Health, tags=["health"])
+    @app.get("/readyz", response_model=Health, tags=["health"], responses=problem_responses(503))
     def readyz() -> Health:
         """Ready once a snapshot is published (by this process or adopted from disk)."""
         current = publisher.current
@@ -129,7 +130,12 @@ def create_app(settings: SkillsSettings) -> FastAPI:
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/api/v1/skills", response_model=list[SkillSummary], tags=["skills"])
+    @app.get(
+        "/api/v1/skills",
+        response_model=list[SkillSummary],
+        tags=["skills"],
+        responses=problem_responses(503),
+    )
     def list_skills() -> list[SkillSummary]:
         """The live skills (the ones a post can use). Never-valid source skills are in the
         catalog's ``rejected`` findings and at ``GET /api/v1/skills/{name}``."""
@@ -145,7 +151,12 @@ def create_app(settings: SkillsSettings) -> FastAPI:
             for e in sorted(_live(publisher).catalog.skills, key=lambda e: e.name)
         ]
 
-    @app.get("/api/v1/skills/{name}", response_model=SkillDetail, tags=["skills"])
+    @app.get(
+        "/api/v1/skills/{name}",
+        response_model=SkillDetail,
+        tags=["skills"],
+        responses=problem_responses(404, 422, 503),
+    )
     def get_skill(name: SkillName) -> SkillDetail:
         """Metadata, body, files, findings and the versions seen since the server started."""
         live = _live(publisher)
@@ -176,7 +187,7 @@ def create_app(settings: SkillsSettings) -> FastAPI:
         "/api/v1/skills/{name}/raw",
         response_class=PlainTextResponse,
         tags=["skills"],
-        responses={200: {"content": {"text/markdown": {}}}},
+        responses={200: {"content": {"text/markdown": {}}}, **problem_responses(404, 422, 503)},
     )
     def get_raw(name: SkillName) -> PlainTextResponse:
         """The live SKILL.md, front matter included."""
@@ -187,7 +198,9 @@ def create_app(settings: SkillsSettings) -> FastAPI:
             _read_body(publisher, name), media_type="text/markdown; charset=utf-8"
         )
 
-    @app.get("/api/v1/catalog", response_model=Catalog, tags=["skills"])
+    @app.get(
+        "/api/v1/catalog", response_model=Catalog, tags=["skills"], responses=problem_responses(503)
+    )
     def get_catalog() -> Catalog:
         """The live snapshot's catalog.json, as the agent reads it."""
         return _live(publisher).catalog
@@ -197,6 +210,7 @@ def create_app(settings: SkillsSettings) -> FastAPI:
         response_model=ValidationReport,
         tags=["skills"],
         openapi_extra=_UPLOAD_DOC,
+        responses=problem_responses(400, 413, 415, 422),
     )
     async def validate_upload(request: Request) -> ValidationReport:
         """Check an uploaded skill without publishing or storing it."""
@@ -222,6 +236,7 @@ def create_app(settings: SkillsSettings) -> FastAPI:
         response_model=SyncOut,
         tags=["skills"],
         dependencies=[Depends(bearer_guard(settings.api_token))],
+        responses=problem_responses(401, 503),
     )
     async def sync() -> SyncOut:
         """Rescan the source now (the watcher normally does this within a second)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from blogpod.skills.catalog import Finding, SkillFile
 
@@ -61,6 +61,31 @@ class SyncOut(BaseModel):
     changed: bool
     skills: int
     rejected: int
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details, the body of every error (``application/problem+json``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI entries for the problem+json errors an endpoint can answer."""
+    schema = {"$ref": "#/components/schemas/ProblemOut"}
+    return {
+        code: {
+            "model": ProblemOut,
+            "description": "An error as problem+json.",
+            "content": {"application/problem+json": {"schema": schema}},
+        }
+        for code in codes
+    }
 
 
 class Health(BaseModel):

@@ -133,19 +133,17 @@ def _check_entry(info: zipfile.ZipInfo) -> None:
 
 
 def _skill_prefix(names: list[str]) -> str:
-    """``""`` when SKILL.md is at the root, ``"<name>/"`` for one top folder holding it."""
+    """``"<name>/"`` when every file is in one top folder, else ``""`` (the archive's root).
+
+    An archive without SKILL.md there is still a skill upload, just an invalid one: the
+    validator reports ``skill-md-missing``.
+    """
     if SKILL_MD in names:
         return ""
     tops = {n.split("/", 1)[0] for n in names}
-    if len(tops) == 1:
-        top = tops.pop()
-        if f"{top}/{SKILL_MD}" in names:
-            return f"{top}/"
-    raise UploadRejected(
-        422,
-        "Not A Skill",
-        "the archive needs SKILL.md at its root or inside one top-level <name>/ folder",
-    )
+    if len(tops) == 1 and all("/" in n for n in names):
+        return f"{tops.pop()}/"
+    return ""
 
 
 def _read_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes:
