@@ -48,12 +48,17 @@ RECORD_PREVIEW = """
 
 
 @pytest.fixture(scope="module")
-def pod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPod]:
+def provider() -> Iterator[ScriptedProvider]:
     # Paced so the post takes a few seconds to stream: there is something to watch.
-    with (
-        ScriptedProvider.running(tokens=160, tokens_per_s=40) as provider,
-        blogpod_up(tmp_path_factory.mktemp("pod") / "data", provider.base_url) as running,
-    ):
+    with ScriptedProvider.running(tokens=160, tokens_per_s=40) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def pod(
+    provider: ScriptedProvider, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningPod]:
+    with blogpod_up(tmp_path_factory.mktemp("pod") / "data", provider.base_url) as running:
         yield running
 
 
@@ -229,4 +234,32 @@ def test_untrusted_text_is_never_html(pod: RunningPod, browser: Browser) -> None
         .headers["content-type"]
         .startswith("text/javascript")
     )
+    assert not problems, problems
+
+
+def test_cancel_a_post_while_it_is_written(
+    pod: RunningPod, provider: ScriptedProvider, browser: Browser, artifacts_dir: Path
+) -> None:
+    # This reply would take minutes: the only way it ends soon is the Cancel button.
+    provider.script({"kind": "slow", "first_token_ms": 0, "tokens_per_s": 2, "times": 5})
+    page, problems = _page(browser)
+    page.goto(f"{pod.url}/studio/")
+    page.fill("#topic", "A post nobody will read")
+    page.click("#submit")
+    page.wait_for_function(
+        "() => document.getElementById('preview').textContent.length > 0", timeout=120_000
+    )
+    assert page.inner_text("#job-status") == "running"
+    page.click("#cancel")
+    page.wait_for_function(
+        "() => document.getElementById('job-status').textContent === 'cancelled'",
+        timeout=60_000,
+    )
+    page.screenshot(path=str(artifacts_dir / "cancelled.png"), full_page=True)
+    assert page.is_hidden("#job-published")
+    assert page.is_hidden("#cancel")
+    job_id = page.evaluate("() => decodeURIComponent(location.hash.split('/')[1])")
+    job = httpx.get(f"{pod.url}/api/v1/jobs/{job_id}").json()
+    assert job["status"] == "cancelled" and job["post"] is None
+    provider.reset()
     assert not problems, problems
