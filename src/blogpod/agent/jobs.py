@@ -185,8 +185,8 @@ class JobManager:
                 await self._finish(
                     job_id,
                     "failed",
-                    error=f"gave up after {row['attempts']} attempts (the agent or the Copilot "
-                    "CLI stopped during each of them)",
+                    error=f"gave up after {_attempts(row['attempts'])} (the agent or the "
+                    "Copilot CLI stopped during each of them)",
                 )
                 return
             started = row["started_at"] or utc_now()
@@ -388,6 +388,10 @@ class _DeltaStream:
         self._schedule_flush()
         if self._chain is not None:
             await asyncio.gather(self._chain, return_exceptions=True)
+
+
+def _attempts(n: int) -> str:
+    return f"{n} attempt" if n == 1 else f"{n} attempts"
 
 
 def _ignore(*_: Any) -> None:
