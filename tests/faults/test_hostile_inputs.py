@@ -7,6 +7,9 @@ service answers), nothing leaked from the file system, nothing deleted, the Pod 
 from __future__ import annotations
 
 import json
+import posixpath
+import re
+from urllib.parse import unquote
 
 import pytest
 
@@ -17,8 +20,8 @@ pytestmark = pytest.mark.slow
 
 PASSWD_MARK = "root:x:0:0"
 
+#: Path segments as sent on the wire (httpx would resolve a literal ``..`` before sending).
 TRAVERSALS = [
-    "..",
     "%2e%2e",
     "..%2F..%2F..%2Fetc%2Fpasswd",
     "%2e%2e%2f%2e%2e%2fstate",
@@ -104,9 +107,22 @@ def test_traversal_in_paths(fresh: LocalPod, segment: str) -> None:
     ]
     for method, path in targets:
         resp = fresh.http.request(method, path)
-        _assert_4xx_problem(resp, f"{method} {path}")
+        if _resolved_by_nginx(path).startswith("/api/"):
+            _assert_4xx_problem(resp, f"{method} {path}")
+        else:
+            # nginx resolved the dots to a path outside the API: the static site answers,
+            # from the site folder only.
+            assert 400 <= resp.status_code < 500, f"{method} {path} -> {resp.status_code}"
+            assert PASSWD_MARK not in resp.text
     assert fresh.site_snapshot() == before
     assert _state_files(fresh) == state_before
+
+
+def _resolved_by_nginx(path: str) -> str:
+    """The path nginx routes on: percent-decoded once, slashes merged, dot segments resolved."""
+    decoded = unquote(path)
+    resolved = posixpath.normpath(re.sub("/+", "/", decoded))
+    return resolved + ("/" if decoded.endswith("/") else "")
 
 
 def _state_files(pod: LocalPod) -> list[str]:

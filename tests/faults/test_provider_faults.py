@@ -75,7 +75,7 @@ def test_provider_answers_400(fresh: LocalPod, provider: Provider) -> None:
 def test_provider_hangs(fresh: LocalPod, provider: Provider) -> None:
     provider.control.script({"kind": "hang", "times": EVERY_TRY, "limit_s": 600})
     job = _fail_job(fresh, "hang")
-    assert_user_error(job, "no output", "stalled", "did not answer", "timed out", "timeout")
+    assert_user_error(job, "sent nothing", "no output", "stalled", "timed out", "timeout")
     # It waited for the inactivity bound, not for the total one.
     assert INACTIVITY_TIMEOUT_S <= job_seconds(job) < JOB_TIMEOUT_S, job
     assert_healthy(fresh)
