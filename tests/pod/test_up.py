@@ -164,3 +164,43 @@ def test_write_reports_an_unreachable_pod(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "cannot reach blogpod" in result.stdout + result.stderr
+
+
+def test_write_exit_codes_and_no_wait(tmp_path: Path) -> None:
+    with (
+        ScriptedProvider.running(tokens=30) as provider,
+        blogpod_up(tmp_path / "data", provider.base_url) as pod,
+    ):
+        queued = subprocess.run(
+            [BLOGPOD, "write", "Queued and left alone", "--no-wait", "--url", pod.url],
+            env=pod.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert queued.returncode == 0, queued.stdout + queued.stderr
+        assert "/api/v1/jobs/" in queued.stdout and "/events" in queued.stdout
+
+        # Every model call is refused: the job fails, nothing is published, exit 1.
+        provider.script({"kind": "http400", "times": 50})
+        failed = subprocess.run(
+            [BLOGPOD, "write", "A post the model refuses", "--url", pod.url],
+            env=pod.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        provider.reset()
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        assert "not published" in failed.stdout and "failed" in failed.stdout
+
+        refused = subprocess.run(
+            [BLOGPOD, "write", "x", "--skill", "no-such-skill", "--url", pod.url],
+            env=pod.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        # Refused at once (problem+json 422), naming the skill and the ones there are: exit 2.
+        assert refused.returncode == 2, refused.stdout
+        assert "no-such-skill" in refused.stdout and "blog-writer" in refused.stdout
