@@ -79,7 +79,7 @@ def running(mount: ConfigMapMount, tmp_path: Path) -> Iterator[tuple[Publisher, 
     # a resync interval far beyond the deadline: only the watch can publish in time
     watcher = SourceWatcher(mount.root, lambda reason: publisher.sync(), resync_interval=3600)
     watcher.start()
-    time.sleep(0.3)  # let the watch thread register its inotify watches
+    assert watcher.watching.wait(DEADLINE)
     yield publisher, watcher
     watcher.stop()
 
@@ -122,9 +122,30 @@ def test_plain_folder_edits_are_followed(tmp_path: Path) -> None:
     watcher = SourceWatcher(source, lambda reason: publisher.sync(), resync_interval=3600)
     watcher.start()
     try:
-        time.sleep(0.3)
+        assert watcher.watching.wait(DEADLINE)
         (source / "a" / "SKILL.md").write_text(skill_md("a", body="v2\n"))
         wait_for(lambda c: c.read_skill_body("a") == skill_md("a", body="v2\n"), shared)
+    finally:
+        watcher.stop()
+
+
+def test_replaced_source_folder_is_watched_again(tmp_path: Path) -> None:
+    source, shared = tmp_path / "src", tmp_path / "shared"
+    source.mkdir()
+    publisher = Publisher(source, shared)
+    publisher.sync()
+    watcher = SourceWatcher(source, lambda reason: publisher.sync(), resync_interval=3600)
+    watcher.start()
+    try:
+        assert watcher.watching.wait(DEADLINE)
+        replacement = tmp_path / "new-src"
+        (replacement / "a").mkdir(parents=True)
+        (replacement / "a" / "SKILL.md").write_text(skill_md("a"))
+        source.rename(tmp_path / "old-src")
+        replacement.rename(source)
+        wait_for(lambda c: c.catalog.names() == ["a"], shared)
+        (source / "b.md").write_text(skill_md("b"))
+        wait_for(lambda c: c.catalog.names() == ["a", "b"], shared)
     finally:
         watcher.stop()
 

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 DEBOUNCE_MS = 400
 STEP_MS = 50
 RETRY_SECONDS = 1.0
+#: The watch wakes up this often without events, to notice a replaced source folder.
+IDLE_MS = 1000
 
 
 class SourceWatcher:
@@ -38,6 +40,8 @@ class SourceWatcher:
         self.on_change = on_change
         self.resync_interval = resync_interval
         self.errors = 0
+        #: Set once the filesystem watch is in place (changes from then on are seen).
+        self.watching = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -91,10 +95,15 @@ class SourceWatcher:
             stop_event=self._stop,
             recursive=True,
             raise_interrupt=False,
+            rust_timeout=IDLE_MS,
+            yield_on_timeout=True,
         ):
-            log.debug("source changed", extra={"events": len(changes)})
-            self._trigger("watch")
+            self.watching.set()
+            if changes:
+                log.debug("source changed", extra={"events": len(changes)})
+                self._trigger("watch")
             if _identity(self.source_dir) != identity:
+                self.watching.clear()
                 self._trigger("replaced")
                 return  # the folder itself was replaced: watch the new one
 
