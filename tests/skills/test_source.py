@@ -261,3 +261,11 @@ def test_a_data_swap_mid_read_never_mixes_two_payloads(
     assert first.files == {"SKILL.md": skill_md("a", body="v1\n").encode(), "ref.md": b"ref v1\n"}
     (second,) = scan_source(tmp_path, LIMITS).skills
     assert second.files["ref.md"] == b"ref v2\n"
+
+
+def test_flat_file_swapped_for_a_fifo_does_not_hang(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "a.md")
+    # never a file: not a skill, and the read never blocks
+    assert scan(tmp_path) == {"": {"ignored-file"}}
+    with pytest.raises(OSError, match="not a regular file"):
+        source_mod._read_limited(tmp_path / "a.md", 100)

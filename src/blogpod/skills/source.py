@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from blogpod.skills.catalog import Finding
+from blogpod.skills.catalog import Finding, Severity
 from blogpod.skills.model import SKILL_MD, SkillError, SkillLimits, SkillSource
 
 #: How often a skill whose files vanish or fail to read mid-scan is read again.
@@ -157,8 +157,15 @@ def read_flat_file(path: Path, name: str, real_root: str, limits: SkillLimits) -
 
 
 def _read_limited(path: Path, limit: int) -> bytes | None:
-    """The file's bytes, or None when it holds more than ``limit`` (never reads past it)."""
-    with open(path, "rb") as fh:
+    """The file's bytes, or None when it holds more than ``limit`` (never reads past it).
+
+    Opened non-blocking and checked after opening, so a file swapped for a fifo between the
+    scan's stat and this read cannot hang the server.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
         data = fh.read(limit + 1)
     return None if len(data) > limit else data
 
@@ -192,15 +199,9 @@ class _DirReader:
         self.total = 0
         self.stopped = False
 
-    def report(self, rule: str, rel: str, message: str, severity: str = "error") -> None:
-        assert severity in ("error", "warning")
+    def report(self, rule: str, rel: str, message: str, severity: Severity = "error") -> None:
         self.skill.findings.append(
-            self.skill.finding(
-                rule,
-                "error" if severity == "error" else "warning",
-                message,
-                self.skill.display_path(rel),
-            )
+            self.skill.finding(rule, severity, message, self.skill.display_path(rel))
         )
 
     def walk(self, folder: Path, rel_folder: str, stack: set[str]) -> None:
