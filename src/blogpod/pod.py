@@ -48,7 +48,10 @@ class PodError(Exception):
 
 @dataclass(frozen=True)
 class PodLayout:
-    """One folder per Pod volume under the data dir (names as in docs/architecture.md)."""
+    """One folder per Pod volume under the data dir (names as in docs/architecture.md).
+
+    The local model's weights are not here: they stay in the user's cache (see
+    ``blogpod.llm.settings``), shared by every data dir, as they are large and read-only."""
 
     root: Path
     skills_source_override: Path | None = None
@@ -75,10 +78,6 @@ class PodLayout:
         return self.root / "skills-source"
 
     @property
-    def models(self) -> Path:
-        return self.root / "models"
-
-    @property
     def tmp(self) -> Path:
         return self.root / "tmp"
 
@@ -87,7 +86,7 @@ class PodLayout:
         return self.tmp / "nginx"
 
     def make(self) -> None:
-        for folder in (self.site, self.state, self.skills_shared, self.models, self.tmp):
+        for folder in (self.site, self.state, self.skills_shared, self.tmp):
             folder.mkdir(parents=True, exist_ok=True)
         self.skills_source.mkdir(parents=True, exist_ok=True)
 
@@ -104,7 +103,6 @@ def service_overrides(settings: PodSettings, layout: PodLayout) -> dict[str, str
         "BLOGPOD_STATE_DIR": str(layout.state),
         "BLOGPOD_SKILLS_SHARED": str(layout.skills_shared),
         "BLOGPOD_SKILLS_SOURCE": str(layout.skills_source),
-        "BLOGPOD_MODELS_DIR": str(layout.models),
         "BLOGPOD_NGINX_DIR": str(layout.nginx),
         "TMPDIR": str(layout.tmp),
         "PYTHONUNBUFFERED": "1",
@@ -149,7 +147,7 @@ def plan_services(settings: PodSettings, with_llm: bool) -> list[ServiceSpec]:
     the agent that calls it, nginx last (it only proxies)."""
     specs = [ServiceSpec("skills", settings.skills_port, "/readyz")]
     if with_llm:
-        specs.append(ServiceSpec("llm", settings.llm_port, "/healthz"))
+        specs.append(ServiceSpec("llm", settings.llm_port, "/readyz"))
     specs.append(ServiceSpec("agent", settings.agent_port, "/readyz"))
     specs.append(ServiceSpec("web", settings.port, "/healthz"))
     return specs
@@ -420,8 +418,12 @@ def _write_first_post(url: str, logs: LogPrinter, stop: threading.Event) -> None
         logs.line("write", text)
 
     code = write_post(url, build_payload(FIRST_POST_TOPIC), echo=echo)
-    if code != 0 and not stop.is_set():
+    if stop.is_set():
+        return
+    if code != 0:
         logs.line("pod", "the first post was not published (see above); the Pod keeps running")
+    # Last line on the screen: where to go now.
+    logs.line("pod", f"blogpod is running: blog {url}/ - studio {url}/studio/ - Ctrl-C stops it")
 
 
 def run_pod(settings: PodSettings, *, write_first_post: bool, out: IO[str]) -> int:

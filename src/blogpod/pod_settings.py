@@ -22,7 +22,7 @@ class PodSettings(CommonSettings):
     data_dir: Path = Field(
         Path("var"),
         description="`blogpod up`: folder holding one sub-folder per Pod volume (site/, state/, "
-        "skills-shared/, skills-source/, models/, tmp/); relative to the current directory.",
+        "skills-shared/, skills-source/, tmp/); relative to the current directory.",
     )
     port: int = Field(WEB_PORT, ge=1, le=65535, description="Port of the web (nginx) front end.")
     agent_port: int = Field(AGENT_PORT, ge=1, le=65535, description="Port of the agent API.")

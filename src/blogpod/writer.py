@@ -28,6 +28,7 @@ MAX_RECONNECTS = 20
 EXIT_PUBLISHED = 0
 EXIT_NOT_PUBLISHED = 1
 EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
 
 _WORD = re.compile(r"\w[\w'\u2019-]*")
 
@@ -227,6 +228,10 @@ def write_post(
             live.done()
             echo(f"blogpod write: {exc}")
             return EXIT_ERROR
+        except KeyboardInterrupt:
+            live.done()
+            echo(f"stopped following; job {job['id']} goes on (GET /api/v1/jobs/{job['id']})")
+            return EXIT_INTERRUPTED
         live.done()
     link = post_url(url, progress.post)
     draft = " (draft quality: written by the local model)" if progress.job.get("draft") else ""
@@ -273,7 +278,7 @@ def write(
     """Write a post about TOPIC through the Pod's API and print its URL when published.
 
     Exit code: 0 published (or queued, with --no-wait), 1 not published, 2 refused or
-    unreachable.
+    unreachable, 130 interrupted (the job itself goes on).
     """
     if not topic.strip():
         raise click.BadParameter("the topic is empty", param_hint="TOPIC")

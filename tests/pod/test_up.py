@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
@@ -41,6 +42,11 @@ def test_up_writes_a_post_and_stops_with_no_process_left(tmp_path: Path) -> None
                 assert proc.proc.poll() is None, proc.logs()
                 time.sleep(0.2)
             assert "published: " in proc.logs(), proc.logs()
+            deadline = time.monotonic() + 30
+            while "blogpod is running: blog" not in proc.logs() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            logs = proc.logs()
+            assert logs.index("pod    | blogpod is running: blog") > logs.index("published: ")
 
             # Every service's log lines come prefixed with its name.
             logs = proc.logs()
@@ -109,6 +115,14 @@ def test_crashed_child_is_restarted(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert httpx.get(f"{pod.url}/api/v1/skills").status_code == 200
         assert not skills.is_running()
+
+        # Ctrl-C (SIGINT to `blogpod up` alone) stops every process it started.
+        tree = pod.descendants()
+        assert len(tree) >= 4
+        pod.process.proc.send_signal(signal.SIGINT)
+        assert pod.process.proc.wait(60) == 0
+    leftover = _alive(tree)
+    assert not leftover, [(p.pid, p.cmdline()) for p in leftover]
 
 
 def test_taken_port_is_a_clear_error(tmp_path: Path) -> None:
