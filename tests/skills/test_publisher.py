@@ -227,3 +227,37 @@ def test_readers_never_see_a_partial_catalog(dirs: tuple[Path, Path]) -> None:
             t.join(timeout=60)
     assert problems == []
     assert reads["n"] > 0
+
+
+@pytest.mark.parametrize("fail_on", ["write", "swap"])
+def test_failed_publish_leaves_the_live_snapshot_untouched(
+    dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, fail_on: str
+) -> None:
+    from blogpod.skills import publisher as publisher_mod
+
+    source, shared = dirs
+    write_skill(source, "a", skill_md("a", body="v1\n"))
+    publisher = Publisher(source, shared)
+    first = publisher.sync()
+    write_skill(source, "a", skill_md("a", body="v2\n"), files={"more.md": "x\n"})
+
+    def broken(*args: object) -> None:
+        raise OSError("No space left on device")
+
+    if fail_on == "write":
+        monkeypatch.setattr(publisher_mod, "_write_file", broken)
+    else:
+        monkeypatch.setattr(publisher_mod.os, "replace", broken)
+    with pytest.raises(OSError, match="No space"):
+        publisher.sync()
+    monkeypatch.undo()
+    live = load_current(shared)
+    assert live.catalog.snapshot == first.snapshot and publisher.current is not None
+    assert publisher.current.catalog.snapshot == first.snapshot
+    assert live.read_skill_body("a") == skill_md("a", body="v1\n")
+    assert publisher.stats.sync_errors == 1
+    assert not list(shared.glob(".tmp-*"))
+    if fail_on == "write":
+        assert not list((shared / "snapshots").glob(".tmp-*"))
+    assert publisher.sync().changed
+    assert load_current(shared).read_skill_body("a") == skill_md("a", body="v2\n")

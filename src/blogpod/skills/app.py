@@ -95,8 +95,10 @@ def create_app(settings: SkillsSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             await run_in_threadpool(publisher.sync)
-        except (SkillError, OSError) as exc:
+        except SkillError as exc:
             log.error("first skill sync failed; retrying in the background: %s", exc)
+        except Exception:  # never keep the server from starting: the resync retries
+            log.exception("first skill sync failed; retrying in the background")
         watcher.start()
         try:
             yield
@@ -244,6 +246,9 @@ def create_app(settings: SkillsSettings) -> FastAPI:
             result = await run_in_threadpool(publisher.sync)
         except SourceUnavailable as exc:
             raise Problem(503, "Source Unavailable", str(exc)) from exc
+        except OSError as exc:  # the shared folder failed us; the live snapshot is untouched
+            log.exception("publishing failed")
+            raise Problem(503, "Publish Failed", f"could not publish a snapshot: {exc}") from exc
         return SyncOut(**vars(result))
 
     return app
