@@ -428,7 +428,10 @@ def _write_first_post(url: str, logs: LogPrinter, stop: threading.Event) -> None
 
 def run_pod(settings: PodSettings, *, write_first_post: bool, out: IO[str]) -> int:
     logs = LogPrinter(out)
-    layout = PodLayout(settings.data_dir.resolve(), settings.skills_source)
+    explicit_source = "skills_source" in settings.model_fields_set
+    layout = PodLayout(
+        settings.data_dir.resolve(), settings.skills_source.resolve() if explicit_source else None
+    )
     pod_vars = service_overrides(settings, layout)
     pod_vars.update(_checkout_tools())
     # People read these logs in a terminal: text unless a format was asked for.

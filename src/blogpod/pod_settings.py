@@ -32,10 +32,10 @@ class PodSettings(CommonSettings):
     llm_port: int = Field(
         LLM_PORT, ge=1, le=65535, description="Port of the embedded local model server."
     )
-    skills_source: Path | None = Field(
-        None,
-        description="Folder the skill server reads skills from. `blogpod up` default: the "
-        "repository's skills/ when run from a checkout, else DATA_DIR/skills-source.",
+    skills_source: Path = Field(
+        Path("skills"),
+        description="Folder the skill server reads skills from. `blogpod up` when unset: the "
+        "repository's skills/ in a checkout, else DATA_DIR/skills-source.",
     )
     ready_timeout: float = Field(
         180.0, gt=0, description="`blogpod up`: seconds each process may take to become ready."

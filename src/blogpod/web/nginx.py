@@ -87,7 +87,7 @@ def render_config(settings: WebSettings, *, euid: int | None = None) -> str:
             listen=_listen_address(settings),
             nginx_dir=settings.nginx_dir.resolve(),
             site_dir=settings.site_dir.resolve(),
-            studio_dir=settings.studio_dir.resolve(),
+            studio_dir=settings.studio_files.resolve(),
             error_level=_NGINX_LOG_LEVELS[settings.log_level],
             problems=API_PROBLEMS,
         )

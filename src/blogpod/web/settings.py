@@ -37,8 +37,8 @@ class WebSettings(CommonSettings):
     site_dir: Path = Field(
         Path("site"), description="Folder of the static blog the agent publishes into."
     )
-    studio_dir: Path = Field(
-        STUDIO_DIR, description="Folder of the studio's static files (shipped in the package)."
+    studio_dir: Path | None = Field(
+        None, description="Folder of the studio's static files (unset: the package's own)."
     )
     nginx_dir: Path = Field(
         Path("/tmp/nginx"),  # noqa: S108 - an emptyDir in the Pod, a data-dir folder locally
@@ -73,3 +73,8 @@ class WebSettings(CommonSettings):
     access_log: str = Field(
         "/dev/stdout", description="Where nginx writes its JSON access log (`off` to disable)."
     )
+
+    @property
+    def studio_files(self) -> Path:
+        """The studio folder nginx serves."""
+        return self.studio_dir or STUDIO_DIR
