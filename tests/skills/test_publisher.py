@@ -261,3 +261,15 @@ def test_failed_publish_leaves_the_live_snapshot_untouched(
         assert not list((shared / "snapshots").glob(".tmp-*"))
     assert publisher.sync().changed
     assert load_current(shared).read_skill_body("a") == skill_md("a", body="v2\n")
+
+
+def test_gc_never_removes_the_live_snapshot_even_when_oldest(dirs: tuple[Path, Path]) -> None:
+    source, shared = dirs
+    publisher = Publisher(source, shared, snapshots_to_keep=1)
+    write_skill(source, "a")
+    live = shared / "snapshots" / publisher.sync().snapshot
+    older = shared / "snapshots" / "0123456789abcdef"
+    shutil.copytree(live, older)
+    os.utime(live, (0, 0))  # the live one looks oldest
+    assert publisher.collect_garbage() == [older.name]
+    assert live.is_dir() and load_current(shared).catalog.names() == ["a"]
