@@ -9,65 +9,18 @@ import stat
 import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.skills.helpers import skill_md, write_skill
-from tests.support.processes import REPO, VENV_BIN, ServiceProcess, blogpod_env, free_port
+from tests.skills.server import TOKEN, UPLOAD_LIMIT, Server, start
+from tests.support.processes import REPO, VENV_BIN, ServiceProcess, blogpod_env
 
 pytestmark = pytest.mark.slow
 
-TOKEN = "s3cret-token"
-UPLOAD_LIMIT = 200_000
 PROBLEM = "application/problem+json"
-
-
-@dataclass
-class Server:
-    url: str
-    source: Path
-    shared: Path
-    process: ServiceProcess
-
-    def get(self, path: str, **kw: object) -> httpx.Response:
-        return httpx.get(self.url + path, timeout=30, **kw)  # type: ignore[arg-type]
-
-    def post(self, path: str, **kw: object) -> httpx.Response:
-        return httpx.post(self.url + path, timeout=30, **kw)  # type: ignore[arg-type]
-
-    def upload(self, name: str, data: bytes) -> httpx.Response:
-        return self.post("/api/v1/skills:validate", files={"file": (name, data)})
-
-    def shared_tree(self) -> list[str]:
-        return sorted(str(p.relative_to(self.shared)) for p in self.shared.rglob("*"))
-
-
-def start(tmp: Path, source: Path, **env: str) -> Server:
-    port = free_port()
-    shared = tmp / "shared"
-    process = ServiceProcess(
-        [str(VENV_BIN / "blogpod"), "serve", "skills"],
-        env=blogpod_env(
-            BLOGPOD_SKILLS_SOURCE=str(source),
-            BLOGPOD_SKILLS_SHARED=str(shared),
-            BLOGPOD_SKILLS_PORT=str(port),
-            BLOGPOD_API_TOKEN=TOKEN,
-            BLOGPOD_SKILLS_MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT),
-            BLOGPOD_SKILLS_MAX_SKILL_BYTES="1000000",
-            **env,
-        ),
-        cwd=REPO,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        process.wait_http(url + "/healthz")
-    except BaseException:
-        process.stop()
-        raise
-    return Server(url, source, shared, process)
 
 
 @pytest.fixture(scope="module")

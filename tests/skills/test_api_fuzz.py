@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from tests.skills.helpers import skill_md, write_skill
-from tests.skills.test_api import TOKEN, start
+from tests.skills.server import TOKEN, start
 from tests.support.processes import REPO
 
 pytestmark = pytest.mark.slow
