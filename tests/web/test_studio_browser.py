@@ -158,6 +158,14 @@ def test_write_a_post_in_the_studio(pod: RunningPod, browser: Browser, artifacts
     assert "succeeded" in row_text and "blog-writer @ " in row_text
     assert "scripted-model" in row_text and " out" in row_text
     page.screenshot(path=str(artifacts_dir / "07-jobs.png"), full_page=True)
+    # A finished job reopens from the list: its stream is replayed into the preview.
+    row.locator("a", has_text=TOPIC).click()
+    page.wait_for_function(
+        "() => document.getElementById('job-status').textContent === 'succeeded'"
+        " && document.getElementById('preview').textContent.length > 200",
+        timeout=60_000,
+    )
+    assert page.inner_text("#job-link") == title
 
     page.goto(f"{pod.url}/studio/#skills")
     page.locator("#skills-list li h2", has_text="blog-writer").wait_for()
