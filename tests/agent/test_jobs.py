@@ -141,6 +141,10 @@ def test_eight_concurrent_jobs_each_land_on_their_own_post(agent: AgentProcess) 
     with agent.client() as c:
         listed = {p["slug"] for p in c.get("/api/v1/posts").json()}
     assert slugs <= listed
+    # Every finished Copilot session was deleted (the CLI keeps them otherwise).
+    sessions = agent.state_dir / "copilot-home" / "session-state"
+    leftovers = [p.name for p in sessions.glob("*-*-*-*-*") if p.is_dir()]
+    assert leftovers == []
 
 
 def test_cancel_a_running_job(agent: AgentProcess, provider: ScriptedProvider) -> None:

@@ -122,3 +122,27 @@ def test_a_job_gives_up_after_max_attempts(
         process.stop()
     assert job["status"] == "failed"
     assert job["error"].startswith("Gave up after 1 attempt (the agent or the Copilot CLI")
+
+
+def test_a_missing_cli_makes_the_agent_unready_and_jobs_fail_clearly(
+    provider: ScriptedProvider, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    root = tmp_path_factory.mktemp("nocli")
+    process = AgentProcess(
+        root, provider.base_url, overrides={"BLOGPOD_COPILOT_CLI": str(root / "no-copilot")}
+    )
+    process.skills_dir.mkdir(parents=True)
+    publish_default_skills(process.skills_dir)
+    try:
+        process.start(ready_path="/healthz")
+        with process.client() as c:
+            ready = c.get("/readyz")
+        assert ready.status_code == 503
+        assert "BLOGPOD_COPILOT_CLI" in ready.json()["checks"]["copilot_cli"]
+        job = process.wait_final(process.submit("No engine")["id"])
+    finally:
+        process.stop()
+    assert job["status"] == "failed"
+    assert job["error"].startswith("The writing engine is unavailable")
+    assert "BLOGPOD_COPILOT_CLI" in job["error"]
+    assert job["attempts"] == 1

@@ -115,12 +115,12 @@ class AgentProcess:
         }
         return blogpod_env(**values)
 
-    def start(self, timeout: float = 90.0) -> None:
+    def start(self, timeout: float = 90.0, ready_path: str = "/readyz") -> None:
         self.skills_dir.mkdir(parents=True, exist_ok=True)
         self.process = ServiceProcess(
             [sys.executable, "-m", "blogpod", "serve", "agent"], env=self.env()
         )
-        self.process.wait_http(self.url + "/readyz", timeout=timeout)
+        self.process.wait_http(self.url + ready_path, timeout=timeout)
 
     def kill(self) -> None:
         """SIGKILL the agent (its CLI child dies with its stdin), keeping its logs."""

@@ -56,7 +56,6 @@ class AgentState:
             restarts=lambda: float(self.engine.restarts),
             queue=lambda: float(self.jobs.queue_depth()),
         )
-        self.engine_error: str | None = None
 
 
 def create_app(settings: AgentSettings) -> FastAPI:
@@ -67,7 +66,6 @@ def create_app(settings: AgentSettings) -> FastAPI:
         try:
             await state.engine.start()
         except EngineUnavailable as exc:
-            state.engine_error = str(exc)
             log.error("the Copilot engine is unavailable: %s", exc)
         await state.jobs.start()
         log.info(
@@ -101,7 +99,7 @@ def _add_routes(app: FastAPI, settings: AgentSettings) -> None:
     @app.post("/api/v1/posts", status_code=202, dependencies=write_guard)
     async def create_post(body: PostRequest, state: State, response: Response) -> Job:
         skill = body.skill or settings.default_skill
-        _check_skill(settings, skill)
+        await asyncio.to_thread(_check_skill, settings, skill)
         fields = {
             "topic": body.topic,
             "skill": skill,
@@ -273,10 +271,10 @@ async def _follow(state: AgentState, job_id: str, last: int) -> AsyncIterator[Se
 
 async def _readiness(state: AgentState) -> dict[str, str]:
     checks: dict[str, str] = {}
-    if state.engine_error:
-        checks["copilot_cli"] = state.engine_error
+    if await state.engine.ping():
+        checks["copilot_cli"] = "ok"
     else:
-        checks["copilot_cli"] = "ok" if await state.engine.ping() else "not running"
+        checks["copilot_cli"] = state.engine.last_error or "not running"
     try:
         await asyncio.to_thread(state.store.check_writable)
         checks["state"] = "ok"

@@ -39,6 +39,7 @@ _WATCH_INTERVAL_S = 0.5
 _PING_TIMEOUT_S = 1.0
 _MISSED_PINGS_DEAD = 3
 _CLEANUP_TIMEOUT_S = 3.0
+_RESTART_PAUSE_S = 5.0
 
 
 class EngineError(Exception):
@@ -121,6 +122,7 @@ class CopilotEngine:
         self._lock = asyncio.Lock()
         self._watchdog: asyncio.Task[None] | None = None
         self._closing = False
+        self.last_error: str | None = None
         self.active_sessions = 0
         self.restarts = 0
         self.started = False
@@ -128,9 +130,11 @@ class CopilotEngine:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start the CLI and its watchdog (which keeps retrying if this first start fails)."""
         self._closing = False
-        await self._start_client()
         self._watchdog = asyncio.create_task(self._watch(), name="copilot-watchdog")
+        async with self._lock:
+            await self._start_client()
 
     async def stop(self) -> None:
         self._closing = True
@@ -144,9 +148,10 @@ class CopilotEngine:
     async def _start_client(self) -> None:
         cli = self.settings.copilot_cli
         if not cli.is_file():
-            raise EngineUnavailable(
+            self.last_error = (
                 f"Copilot CLI not found at {cli}: set BLOGPOD_COPILOT_CLI (run `make setup`)"
             )
+            raise EngineUnavailable(self.last_error)
         self.home.mkdir(parents=True, exist_ok=True)
         self.workdir.mkdir(parents=True, exist_ok=True)
         token = self.settings.copilot_github_token
@@ -166,7 +171,10 @@ class CopilotEngine:
         except Exception as exc:
             with contextlib.suppress(Exception):
                 await client.force_stop()
-            raise EngineUnavailable(f"the Copilot CLI did not start: {exc}") from exc
+            self.last_error = f"the Copilot CLI did not start: {exc}"
+            raise EngineUnavailable(self.last_error) from exc
+        self.last_error = None
+        await self._delete_stale_sessions(client)
         self._client = client
         self._generation += 1
         self._dead = asyncio.Event()
@@ -175,6 +183,21 @@ class CopilotEngine:
             "copilot cli started",
             extra={"generation": self._generation, "seconds": round(time.monotonic() - begun, 2)},
         )
+
+    async def _delete_stale_sessions(self, client: CopilotClient) -> None:
+        """Sessions on disk belong to a CLI that died mid-job; nothing ever resumes them."""
+        try:
+            stale = await asyncio.wait_for(client.list_sessions(), _CLEANUP_TIMEOUT_S)
+        except Exception:
+            log.warning("could not list stale copilot sessions", exc_info=True)
+            return
+        for meta in stale:
+            try:
+                await asyncio.wait_for(client.delete_session(meta.session_id), _CLEANUP_TIMEOUT_S)
+            except Exception:
+                log.warning("could not delete a stale copilot session", exc_info=True)
+        if stale:
+            log.info("deleted stale copilot sessions", extra={"count": len(stale)})
 
     async def _stop_client(self) -> None:
         client, self._client = self._client, None
@@ -191,9 +214,9 @@ class CopilotEngine:
         missed = 0
         while not self._closing:
             await asyncio.sleep(_WATCH_INTERVAL_S)
-            client = self._client
+            client, generation = self._client, self._generation
             if client is None:
-                dead = True
+                dead = not self._lock.locked()  # not while a (re)start is under way
             else:
                 try:
                     await asyncio.wait_for(client.ping(), _PING_TIMEOUT_S)
@@ -206,18 +229,24 @@ class CopilotEngine:
                     dead = True
             if dead and not self._closing:
                 missed = 0
-                await self._restart()
+                await self._restart(generation)
 
-    async def _restart(self) -> None:
+    async def _restart(self, seen_generation: int) -> None:
         async with self._lock:
+            if self._generation != seen_generation and self._client is not None:
+                return  # someone else restarted it meanwhile
             log.warning("copilot cli is gone; restarting it", extra={"gen": self._generation})
             self._dead.set()
             await self._stop_client()
             self.restarts += 1
             try:
                 await self._start_client()
-            except EngineUnavailable:
-                log.exception("copilot cli restart failed; trying again")
+                return
+            except EngineUnavailable as exc:
+                log.error(
+                    "copilot cli restart failed (retrying in %s s): %s", _RESTART_PAUSE_S, exc
+                )
+        await asyncio.sleep(_RESTART_PAUSE_S)
 
     async def ping(self) -> bool:
         client = self._client
@@ -259,7 +288,7 @@ class CopilotEngine:
         async with self._lock:  # never create a session on a client being restarted
             client, dead = self._client, self._dead
         if client is None:
-            raise CliDied("the Copilot CLI is restarting")
+            raise EngineUnavailable(self.last_error or "the Copilot CLI is not running")
         turn = _Turn(callbacks)
         try:
             session = await client.create_session(

@@ -69,8 +69,8 @@ class AgentSettings(CommonSettings):
     )
     model: str | None = Field(
         None,
-        description=f"Model name; defaults to `{LOCAL_MODEL}` for local, required otherwise "
-        "(except copilot).",
+        description="Model name; for local it defaults to BLOGPOD_LLM_MODEL_NAME, required "
+        "otherwise (except copilot).",
     )
     wire_api: WireApi = Field(
         "completions", description="OpenAI wire API of the provider: completions or responses."
@@ -100,6 +100,9 @@ class AgentSettings(CommonSettings):
     default_skill: str = Field("blog-writer", description="Skill used when a job names none.")
     llm_port: int = Field(
         LLM_PORT, ge=1, le=65535, description="Port of the embedded local model server."
+    )
+    llm_model_name: str = Field(
+        LOCAL_MODEL, min_length=1, description="Model id of the embedded local model server."
     )
     sse_heartbeat_s: float = Field(
         15.0, gt=0, description="Seconds between SSE heartbeat comments."
@@ -144,7 +147,7 @@ class AgentSettings(CommonSettings):
     def effective_model(self) -> str:
         if self.model:
             return self.model
-        return LOCAL_MODEL if self.provider == "local" else "default"
+        return self.llm_model_name if self.provider == "local" else "default"
 
     @property
     def provider_name(self) -> str:
