@@ -142,6 +142,14 @@ class ServiceSpec:
         return [sys.executable, "-m", "blogpod", "serve", self.name]
 
 
+def child_env(spec: ServiceSpec, env: Mapping[str, str]) -> dict[str, str]:
+    """As in the Pod, only the web front end listens on ``BLOGPOD_BIND``: the other services
+    stay on loopback whatever it is (exposing the blog must not expose the agent)."""
+    if spec.name == "web":
+        return dict(env)
+    return {**env, "BLOGPOD_BIND": "127.0.0.1"}
+
+
 def plan_services(settings: PodSettings, with_llm: bool) -> list[ServiceSpec]:
     """Start order: the skill server first (the agent reads its snapshots), the model before
     the agent that calls it, nginx last (it only proxies)."""
@@ -247,7 +255,7 @@ class Pod:
         self.logs = logs
         self.stopping = stop_event
         cwd = settings.data_dir.resolve()
-        self.children = [Child(spec, env, cwd, logs) for spec in specs]
+        self.children = [Child(spec, child_env(spec, env), cwd, logs) for spec in specs]
 
     def say(self, text: str) -> None:
         self.logs.line("pod", text)
@@ -369,7 +377,8 @@ def check_ports(settings: PodSettings, specs: list[ServiceSpec]) -> None:
                 f"{variable[spec.name]} and {variable[seen[spec.port]]} are both {spec.port}"
             )
         seen[spec.port] = spec.name
-        _check_port_free(settings.bind, spec.port, f"{variable[spec.name]} for {spec.name}")
+        host = settings.bind if spec.name == "web" else "127.0.0.1"
+        _check_port_free(host, spec.port, f"{variable[spec.name]} for {spec.name}")
 
 
 def prepare(pod_vars: Mapping[str, str]) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from blogpod.agent.settings import AgentSettings
 from blogpod.llm.settings import LlmSettings
-from blogpod.pod import CHECKOUT_DIR, PodLayout, plan_services, service_overrides
+from blogpod.pod import CHECKOUT_DIR, PodLayout, child_env, plan_services, service_overrides
 from blogpod.pod_settings import PodSettings
 from blogpod.skills.settings import SkillsSettings
 from blogpod.web.settings import WebSettings
@@ -67,3 +67,11 @@ def test_writer_payload_and_progress() -> None:
     assert progress.words == 5
     assert post_url("http://127.0.0.1:8080", progress.post) == "http://127.0.0.1:8080/posts/t/"
     assert post_url("http://h:1/", None) is None
+
+
+def test_only_web_listens_beyond_loopback() -> None:
+    env = {"BLOGPOD_BIND": "0.0.0.0", "X": "1"}
+    specs = {s.name: s for s in plan_services(PodSettings(), with_llm=True)}
+    assert child_env(specs["web"], env)["BLOGPOD_BIND"] == "0.0.0.0"
+    for name in ("skills", "llm", "agent"):
+        assert child_env(specs[name], env) == {"BLOGPOD_BIND": "127.0.0.1", "X": "1"}

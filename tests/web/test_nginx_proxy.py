@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
@@ -193,3 +194,13 @@ def test_event_stream_is_not_limited_or_buffered_when_many_read(front: Front) ->
     for t in threads:
         t.join(60)
     assert results == [front.agent.first_events + front.agent.last_events] * 4
+
+
+def test_before_the_first_post_the_root_leads_to_the_studio(front: Front) -> None:
+    (Path(front.env["BLOGPOD_SITE_DIR"]) / "index.html").unlink()
+    with httpx.Client(base_url=front.url) as client:
+        root = client.get("/")
+        favicon = client.get("/favicon.ico")
+    assert root.status_code == 302 and root.headers["location"] == "/studio/"
+    assert favicon.status_code == 204
+    assert "content-security-policy" in root.headers
