@@ -10,7 +10,6 @@ with no account still writes a (draft-quality) post.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -23,10 +22,6 @@ WireApi = Literal["completions", "responses"]
 
 #: Model served by the embedded local model server (see ``blogpod.llm``).
 LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct"
-
-
-def _default_copilot_cli() -> Path:
-    return Path(os.environ.get("BLOGPOD_COPILOT_CLI", "/opt/copilot/copilot"))
 
 
 class AgentSettings(CommonSettings):
@@ -76,8 +71,9 @@ class AgentSettings(CommonSettings):
         "completions", description="OpenAI wire API of the provider: completions or responses."
     )
     copilot_cli: Path = Field(
-        default_factory=_default_copilot_cli,
-        description="Path of the pinned Copilot CLI binary (never downloaded at run time).",
+        Path("/opt/copilot/bin/copilot"),
+        description="Path of the pinned Copilot CLI binary (never downloaded at run time); "
+        "`make setup` puts it under `.cache/`.",
     )
     copilot_pkg_cache: Path | None = Field(
         None,
@@ -89,7 +85,9 @@ class AgentSettings(CommonSettings):
     )
     job_timeout_s: float = Field(600.0, gt=0, description="Total time a job may take.")
     inactivity_timeout_s: float = Field(
-        120.0, gt=0, description="A job fails (or is retried) after this long without output."
+        120.0,
+        gt=0,
+        description="A turn fails (or is retried) when the provider sends nothing for this long.",
     )
     max_attempts: int = Field(
         3, ge=1, description="Times a job is started at most (agent restarts, dead CLI)."
