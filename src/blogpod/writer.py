@@ -82,6 +82,8 @@ def submit(client: httpx.Client, payload: dict[str, Any]) -> dict[str, Any]:
 def _apply(progress: Progress, event: str, data: dict[str, Any]) -> None:
     if event == "status":
         progress.status = str(data.get("status", progress.status))
+        if progress.status == "running":
+            progress.text = ""  # every attempt writes the draft anew (architecture.md)
     elif event == "delta":
         progress.text += str(data.get("text", ""))
     elif event == "usage":

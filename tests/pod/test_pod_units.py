@@ -56,7 +56,9 @@ def test_writer_payload_and_progress() -> None:
     assert payload == {"topic": "T", "skill": "tutorial", "keywords": ["a", "b"]}
     progress = Progress(job={"id": "j"})
     for event, data in (
-        ("status", {"status": "running"}),
+        ("status", {"status": "running", "attempt": 1}),
+        ("delta", {"text": "A first attempt that the provider dropped"}),
+        ("status", {"status": "running", "attempt": 2, "restarted": True}),
         ("delta", {"text": "# Title\n\nTwo words"}),
         ("delta", {"text": " and more."}),
         ("published", {"slug": "t", "url": "/posts/t/", "title": "Title"}),

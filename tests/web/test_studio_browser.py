@@ -8,6 +8,7 @@ to the test's artifacts folder.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -270,4 +271,30 @@ def test_cancel_a_post_while_it_is_written(
     job = httpx.get(f"{pod.url}/api/v1/jobs/{job_id}").json()
     assert job["status"] == "cancelled" and job["post"] is None
     provider.reset()
+    assert not problems, problems
+
+
+def test_a_retried_attempt_starts_the_preview_anew(
+    pod: RunningPod, provider: ScriptedProvider, browser: Browser
+) -> None:
+    # The first reply breaks off halfway; the agent tries again and the text comes anew.
+    provider.script({"kind": "drop", "after": 60})
+    page, problems = _page(browser)
+    page.goto(f"{pod.url}/studio/")
+    page.fill("#topic", "Second attempts")
+    page.click("#submit")
+    page.wait_for_selector("#job:not([hidden])")
+    page.evaluate(RECORD_PREVIEW)
+    page.wait_for_selector("#job-published:not([hidden])", timeout=180_000)
+    page.wait_for_function(
+        "() => document.getElementById('job-status').textContent === 'succeeded'",
+        timeout=60_000,
+    )
+    log = page.evaluate("() => window.__previewLog")
+    chars = [entry["chars"] for entry in log]
+    assert any(later < earlier for earlier, later in pairwise(chars)), chars
+    assert page.locator("#preview h1").count() == 1  # one title: the dropped draft is gone
+    behaviours = [r.get("behaviour", {}).get("kind") for r in provider.requests()]
+    provider.reset()
+    assert "drop" in behaviours, behaviours
     assert not problems, problems

@@ -241,6 +241,11 @@ function followJob(job) {
   };
   source.addEventListener("status", (event) => {
     const data = parse(event);
+    if (data.status === "running") {
+      // Each attempt (or a re-sent stream) writes the draft anew: start from a blank page.
+      mine.text = "";
+      if (mine === current) schedulePreview();
+    }
     setStatus(data.status);
     if (FINAL.has(data.status)) {
       source.close();
