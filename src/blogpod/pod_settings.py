@@ -38,7 +38,10 @@ class PodSettings(CommonSettings):
         "repository's skills/ in a checkout, else DATA_DIR/skills-source.",
     )
     ready_timeout: float = Field(
-        180.0, gt=0, description="`blogpod up`: seconds each process may take to become ready."
+        300.0,
+        gt=0,
+        description="`blogpod up`: seconds each process may take to become ready (the local "
+        "model loads its weights first).",
     )
     restart_backoff_max: float = Field(
         30.0,

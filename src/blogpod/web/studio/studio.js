@@ -271,7 +271,8 @@ function followJob(job) {
     }
     // Otherwise the browser reconnects by itself, sending Last-Event-ID.
   });
-  $("job").scrollIntoView({ behavior: "smooth", block: "start" });
+  // Keyboard and screen-reader users land on the job; its status is a live region.
+  $("job-title").focus();
 }
 
 async function refreshJobMeta(id) {
