@@ -9,12 +9,11 @@ is removed afterwards.
 from __future__ import annotations
 
 import copy
-import os
 import re
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cache
@@ -23,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from tests.deploy.manifests import DEPLOY, Manifest, by_kind, containers, documents
+from tests.deploy.manifests import DEPLOY, Manifest, by_kind, containers
 from tests.support.processes import REPO, free_port
 
 IMAGES = ("skills", "agent", "web")
@@ -172,6 +171,15 @@ class PlayedPod:
                 return cid
         raise AssertionError(f"no container {container} of {self.name} in:\n{listing}")
 
+    def exec(self, container: str, *command: str) -> subprocess.CompletedProcess[str]:
+        return podman("exec", self.container_id(container), *command, check=False)
+
+    def spec(self) -> Manifest:
+        """The played (adapted) Deployment's Pod spec."""
+        docs = list(yaml.safe_load_all(self.yaml_path.read_text()))
+        spec: Manifest = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]
+        return spec
+
     def main_pid(self, container: str) -> int:
         cid = self.container_id(container)
         return int(podman("inspect", "--format", "{{.State.Pid}}", cid).stdout.strip())
@@ -228,11 +236,9 @@ def played(
         remove_volumes()
 
 
-def overlay_docs(overlay: str) -> list[Manifest]:
-    return documents(overlay)
-
-
-def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.5) -> Any:
+def wait_until(
+    predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.5
+) -> Any:
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -242,6 +248,3 @@ def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.5)
                 return last
         time.sleep(interval)
     raise AssertionError(f"{what}: not after {timeout}s (last: {last!r})")
-
-
-__all__ = ["PlayedPod", "adapt_for_podman", "build_images", "os", "played", "podman", "wait_until"]

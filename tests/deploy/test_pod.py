@@ -100,6 +100,25 @@ def wait_ready(pod: PlayedPod, timeout: float = 180) -> None:
         raise AssertionError(f"{exc}\n{pod.logs()}") from None
 
 
+def probes_pass_and_containers_are_locked_down(pod: PlayedPod) -> None:
+    """Run each container's probes the way the kubelet would, inside the real images, and
+    check the user and the read-only root filesystem the manifest asks for."""
+    for cont in pod.spec()["containers"]:
+        name = cont["name"]
+        for probe_name in ("startupProbe", "readinessProbe", "livenessProbe"):
+            probe = cont[probe_name]
+            if "exec" in probe:
+                proc = pod.exec(name, *probe["exec"]["command"])
+                assert proc.returncode == 0, (name, probe_name, proc.stdout, proc.stderr)
+            else:
+                url = f"http://127.0.0.1:{probe['httpGet']['port']}{probe['httpGet']['path']}"
+                assert httpx.get(url, timeout=5).status_code == 200, (name, probe_name)
+        assert pod.exec(name, "id", "-u").stdout.strip() == "10001", name
+        denied = pod.exec(name, "touch", "/probe-write-test")
+        assert denied.returncode != 0 and "Read-only file system" in denied.stderr, name
+        assert pod.exec(name, "touch", "/tmp/probe-write-test").returncode == 0, name
+
+
 def published_and_served(journey: Journey, job: dict[str, Any], topic: str) -> None:
     assert job["status"] == "succeeded", job
     post = job["post"]
@@ -134,6 +153,7 @@ def test_pod_journey(
     control.reset()
     with played(documents(overlay), tmp_path, overlay, provider_env(control)) as pod:
         wait_ready(pod)
+        probes_pass_and_containers_are_locked_down(pod)
         journey = Journey(pod)
 
         # 1. A post is written, published and served.
