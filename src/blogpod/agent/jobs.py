@@ -190,9 +190,16 @@ class JobManager:
                 )
                 return
             started = row["started_at"] or utc_now()
-            await asyncio.to_thread(
-                self.store.update, job_id, status="running", attempts=attempt, started_at=started
+            claimed = await asyncio.to_thread(
+                self.store.transition,
+                job_id,
+                ("queued", "running"),
+                status="running",
+                attempts=attempt,
+                started_at=started,
             )
+            if not claimed:
+                return  # cancelled meanwhile
             await self.emit(job_id, "status", {"status": "running", "attempt": attempt})
             try:
                 await self._write_and_publish(row)
@@ -301,9 +308,16 @@ class JobManager:
         finished = utc_now()
         if error:
             error = error[:1].upper() + error[1:]
-        await asyncio.to_thread(
-            self.store.update, job_id, status=status, finished_at=finished, error=error
+        changed = await asyncio.to_thread(
+            self.store.transition,
+            job_id,
+            ("queued", "running"),
+            status=status,
+            finished_at=finished,
+            error=error,
         )
+        if not changed:
+            return  # another path finished it first
         if error is not None:
             await self.emit(job_id, "error", {"message": error})
         await self.emit(job_id, "status", {"status": status, "attempt": row["attempts"]})

@@ -135,6 +135,17 @@ class JobStore:
                 [*fields.values(), job_id],
             )
 
+    def transition(self, job_id: str, allowed_from: tuple[str, ...], **fields: Any) -> bool:
+        """Update the job only if its status is one of ``allowed_from`` (atomic); True if done."""
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        marks = ", ".join("?" for _ in allowed_from)
+        with self._lock:
+            cursor = self._db.execute(
+                f"UPDATE jobs SET {sets} WHERE id = ? AND status IN ({marks})",  # noqa: S608
+                [*fields.values(), job_id, *allowed_from],
+            )
+        return cursor.rowcount == 1
+
     def ids_with_status(self, *statuses: str) -> list[str]:
         marks = ", ".join("?" for _ in statuses)
         with self._lock:
