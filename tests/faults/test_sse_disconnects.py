@@ -2,7 +2,8 @@
 
 Expected outcome: while they are connected the agent counts them (its
 ``blogpod_sse_streams`` gauge reaches 200); after they hang up, within a bounded wait and
-while the job is still streaming, the gauge is back where it was, the agent holds no more TCP
+while the job is still streaming, the gauge is back where it was, so is the number of asyncio
+tasks in the agent (``blogpod_asyncio_tasks``), the agent holds no more TCP
 connections than nginx's idle upstream pool allows, nginx holds none of the clients'
 connections, the job still succeeds, and a new watcher still gets the whole stream.
 """
@@ -26,6 +27,8 @@ CLIENTS = 200
 CLEANUP_S = 15
 #: nginx keeps at most this many idle connections to the agent (``keepalive`` in its config).
 NGINX_UPSTREAM_KEEPALIVE = 8
+#: The running job's own short-lived tasks (a to_thread call, a timer) come and go.
+TASK_SLACK = 2
 
 
 async def _follow_then_hang_up(
@@ -73,6 +76,7 @@ def test_200_sse_clients_hang_up_and_leave_nothing_behind(
     name = topic("sse-crowd")
     job_id = fresh.write(name)["id"]
     wait_provider_request(provider.control, name)
+    tasks_before = fresh.metric("agent", "blogpod_asyncio_tasks")
 
     followed, peak = asyncio.run(_crowd(fresh, job_id))
     assert followed == CLIENTS
@@ -82,6 +86,11 @@ def test_200_sse_clients_hang_up_and_leave_nothing_behind(
         lambda: fresh.metric("agent", "blogpod_sse_streams") <= streams_before,
         CLEANUP_S,
         "the agent's stream gauge back to its level before",
+    )
+    wait_for(
+        lambda: fresh.metric("agent", "blogpod_asyncio_tasks") <= tasks_before + TASK_SLACK,
+        CLEANUP_S,
+        "the agent's asyncio tasks back to their level before",
     )
     # Cleaned up because the clients left, not because the job (and so every stream) ended.
     assert fresh.job(job_id)["status"] == "running"

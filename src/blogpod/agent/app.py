@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import uvicorn
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.sse import EventSourceResponse, ServerSentEvent
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from blogpod.agent.engine import CopilotEngine, EngineUnavailable
@@ -26,6 +25,7 @@ from blogpod.agent.metrics import AgentMetrics
 from blogpod.agent.publishing import Site
 from blogpod.agent.schemas import Job, PostRequest
 from blogpod.agent.settings import AgentSettings
+from blogpod.agent.sse import Event, EventStream
 from blogpod.agent.store import FINAL_STATUSES, JobNotFound, JobStore
 from blogpod.auth import bearer_guard
 from blogpod.config import ConfigError, load_settings
@@ -37,6 +37,11 @@ from blogpod.site.publisher import SitePublisher
 from blogpod.skills.catalog import CatalogUnavailable, load_current
 
 log = logging.getLogger(__name__)
+
+
+def _task_counter(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
+    """Counts the loop's tasks from any thread (a scrape may run outside the loop)."""
+    return lambda: float(len(asyncio.all_tasks(loop)))
 
 
 class AgentState:
@@ -55,6 +60,7 @@ class AgentState:
             sessions=lambda: float(self.engine.active_sessions),
             restarts=lambda: float(self.engine.restarts),
             queue=lambda: float(self.jobs.queue_depth()),
+            tasks=_task_counter(asyncio.get_running_loop()),
         )
 
 
@@ -178,15 +184,18 @@ def _add_routes(app: FastAPI, settings: AgentSettings) -> None:
             )
         return Job.from_row(await state.jobs.cancel(job_id))
 
-    @app.get("/api/v1/jobs/{job_id}/events", response_class=EventSourceResponse)
+    @app.get(
+        "/api/v1/jobs/{job_id}/events",
+        response_class=EventStream,
+        responses={200: {"description": "The job's events (status, delta, usage, ...)."}},
+    )
     async def job_events(
         job_id: str,
         state: State,
         _exists: Annotated[None, Depends(_require_job)],
         start: Annotated[int, Depends(_resume_point)],
-    ) -> AsyncIterator[ServerSentEvent]:
-        async for event in _follow(state, job_id, start):
-            yield event
+    ) -> EventStream:
+        return EventStream(_follow(state, job_id, start))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -246,7 +255,7 @@ def _resume_point(
     return after or 0
 
 
-async def _follow(state: AgentState, job_id: str, last: int) -> AsyncIterator[ServerSentEvent]:
+async def _follow(state: AgentState, job_id: str, last: int) -> AsyncGenerator[Event, None]:
     """Replay what the client has not seen, then follow live until the final status event."""
     heartbeat = state.settings.sse_heartbeat_s
     state.metrics.sse_streams.inc()
@@ -256,7 +265,7 @@ async def _follow(state: AgentState, job_id: str, last: int) -> AsyncIterator[Se
             events = await asyncio.to_thread(state.store.events_after, job_id, last)
             for event in events:
                 last = event.id
-                yield ServerSentEvent(id=str(event.id), event=event.type, data=event.data)
+                yield Event(id=str(event.id), event=event.type, data=event.data)
                 if event.type == "status" and event.data.get("status") in FINAL_STATUSES:
                     return
             if events:
@@ -264,7 +273,7 @@ async def _follow(state: AgentState, job_id: str, last: int) -> AsyncIterator[Se
             try:
                 await asyncio.wait_for(changed.wait(), heartbeat)
             except TimeoutError:
-                yield ServerSentEvent(comment="heartbeat")
+                yield Event(comment="heartbeat")
     finally:
         state.metrics.sse_streams.dec()
 

@@ -38,14 +38,21 @@ class AgentMetrics:
         self.sse_streams = Gauge(
             "blogpod_sse_streams", "Open Server-Sent Events streams.", registry=r
         )
+        self.asyncio_tasks = Gauge(
+            "blogpod_asyncio_tasks",
+            "Tasks alive in the agent's event loop (a leak shows as a rising floor).",
+            registry=r,
+        )
 
     def bind_live(
         self,
         sessions: Callable[[], float],
         restarts: Callable[[], float],
         queue: Callable[[], float],
+        tasks: Callable[[], float],
     ) -> None:
         """Read these gauges from the live objects at scrape time."""
+        self.asyncio_tasks.set_function(tasks)
         self.active_sessions.set_function(sessions)
         self.cli_restarts.set_function(restarts)
         self.queue_depth.set_function(queue)
