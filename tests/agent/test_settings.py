@@ -7,7 +7,14 @@ import sys
 
 import pytest
 
-from blogpod.agent.prompts import JobBrief, strip_front_matter, system_message, user_prompt
+from blogpod.agent.prompts import (
+    JobBrief,
+    headings_as_bold,
+    skill_outline,
+    strip_front_matter,
+    system_message,
+    user_prompt,
+)
 from blogpod.agent.settings import LOCAL_MODEL, AgentSettings
 from blogpod.config import ConfigError, load_settings
 from tests.support.processes import blogpod_env
@@ -96,3 +103,33 @@ def test_the_system_message_holds_the_skill_body_without_front_matter() -> None:
     prompt = user_prompt(JobBrief("Topic X", tone="dry", keywords=["a", "b"]))
     assert prompt.splitlines()[0] == "Topic: Topic X"
     assert "Tone: dry" in prompt and "Keywords: a, b" in prompt and "Audience" not in prompt
+    assert prompt.splitlines()[-1] == "Write the post now."
+
+
+def test_skill_headings_are_fenced_and_bold_so_a_small_model_does_not_copy_them() -> None:
+    body = (
+        "# Skill\n\n## Rules\n\n````markdown\n# Title\n```py\nx\n```\n## Kept\n````\n### After ##\n"
+    )
+    assert headings_as_bold(body).splitlines() == [
+        "**Skill**",
+        "",
+        "**Rules**",
+        "",
+        "````markdown",
+        "# Title",  # inside the example fence: the example stays an example
+        "```py",
+        "x",
+        "```",
+        "## Kept",
+        "````",
+        "**After**",
+    ]
+    message = system_message("---\nname: s\ndescription: d\n---\n## Step\n", "s")
+    assert "<skill>\n**Step**\n</skill>" in message
+
+
+def test_an_outline_names_the_sections_in_order() -> None:
+    assert skill_outline({}) == []
+    assert skill_outline({"outline": " Why ; How;; Conclusion "}) == ["Why", "How", "Conclusion"]
+    prompt = user_prompt(JobBrief("T"), ["Why", "Conclusion"])
+    assert prompt.splitlines()[-1].endswith("in this order: `## Why`, `## Conclusion`.")

@@ -25,7 +25,7 @@ from blogpod.agent.engine import (
     TurnResult,
 )
 from blogpod.agent.metrics import AgentMetrics
-from blogpod.agent.prompts import JobBrief, system_message, user_prompt
+from blogpod.agent.prompts import JobBrief, skill_outline, system_message, user_prompt
 from blogpod.agent.settings import AgentSettings
 from blogpod.agent.store import FINAL_STATUSES, JobStore, StoredEvent, utc_now
 from blogpod.logs import job_id_var
@@ -214,11 +214,15 @@ class JobManager:
 
     async def _write_and_publish(self, row: dict[str, Any]) -> None:
         job_id = row["id"]
-        skill_md, version = self._read_skill(row["skill"])
+        skill_md, version, metadata = self._read_skill(row["skill"])
         await asyncio.to_thread(self.store.update, job_id, skill_version=version)
         brief = JobBrief(row["topic"], row["audience"], row["tone"], row["length"], row["keywords"])
+        # Only the small local model gets the skill's outline; larger ones shape the post.
+        outline = skill_outline(metadata) if self.settings.provider == "local" else []
         begun = time.monotonic()
-        result = await self._write(job_id, system_message(skill_md, row["skill"]), brief)
+        result = await self._write(
+            job_id, system_message(skill_md, row["skill"]), user_prompt(brief, outline)
+        )
         written = time.monotonic()
         await asyncio.to_thread(
             self.store.update,
@@ -250,7 +254,8 @@ class JobManager:
         await self.emit(job_id, "published", {"slug": slug, "url": url, "title": title})
         await self._finish(job_id, "succeeded")
 
-    def _read_skill(self, name: str) -> tuple[str, str]:
+    def _read_skill(self, name: str) -> tuple[str, str, dict[str, str]]:
+        """The skill's SKILL.md, version and metadata, from the live snapshot."""
         try:
             published = load_current(self.settings.skills_shared)
         except CatalogUnavailable as exc:
@@ -262,11 +267,11 @@ class JobManager:
                 + ", ".join(published.catalog.names())
             )
         try:
-            return published.read_skill_body(name), entry.version
+            return published.read_skill_body(name), entry.version, entry.metadata
         except OSError as exc:
             raise JobFailed(f"the skill '{name}' could not be read: {exc}") from exc
 
-    async def _write(self, job_id: str, system: str, brief: JobBrief) -> TurnResult:
+    async def _write(self, job_id: str, system: str, prompt: str) -> TurnResult:
         """One turn, retried after transient provider failures (a bounded number of times)."""
         deadline = time.monotonic() + self.settings.job_timeout_s
         tries = self.settings.provider_retries + 1
@@ -275,7 +280,7 @@ class JobManager:
             try:
                 return await self.engine.write(
                     system,
-                    user_prompt(brief),
+                    prompt,
                     stream.callbacks(),
                     deadline=deadline,
                     inactivity_s=self.settings.inactivity_timeout_s,

@@ -3,14 +3,24 @@
 The skill's instructions go into the system message (small models do not call the ``skill``
 tool reliably), so a job follows exactly the skill version it records. The message stays short:
 prompt processing dominates on a small CPU model.
+
+A 1.5B model copies what looks like a post: it echoed the skill's own ``##`` headings into its
+answer and stopped after as many sections as the skill's example had. So the skill is fenced
+in ``<skill>`` tags with its headings turned into bold lines, and for small models a skill may
+name the post's sections in ``metadata.outline`` (``;``-separated), which the user prompt then
+asks for: measured on six topics, 6 of 6 well-shaped posts with it, 3 of 6 without.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*(?:\n|\Z)", re.DOTALL)
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)[ \t#]*$")
+OUTLINE_KEY = "outline"
 
 _RULES = (
     "You are a blog writer. Answer with the post only, in Markdown: start with a `# ` title "
@@ -33,13 +43,41 @@ def strip_front_matter(skill_md: str) -> str:
     return _FRONT_MATTER.sub("", skill_md, count=1).strip()
 
 
+def headings_as_bold(markdown: str) -> str:
+    """ATX headings outside code fences become bold lines (the model must not copy them)."""
+    lines: list[str] = []
+    fence: str | None = None
+    for line in markdown.splitlines():
+        opening = _FENCE.match(line)
+        if opening:
+            marker = opening.group(1)
+            if fence is None:
+                fence = marker
+            elif marker[0] == fence[0] and len(marker) >= len(fence):
+                fence = None
+        heading = _HEADING.match(line) if fence is None else None
+        lines.append(f"**{heading.group(1)}**" if heading and heading.group(1) else line)
+    return "\n".join(lines)
+
+
 def system_message(skill_md: str, skill_name: str) -> str:
-    body = strip_front_matter(skill_md)
-    return f"{_RULES}\n\nFollow the skill `{skill_name}`:\n\n{body}\n"
+    body = headings_as_bold(strip_front_matter(skill_md))
+    return (
+        f"{_RULES}\n\nFollow the skill `{skill_name}`. Its instructions are between the <skill> "
+        f"tags; they are not part of the post.\n<skill>\n{body}\n</skill>\n"
+    )
 
 
-def user_prompt(brief: JobBrief) -> str:
-    """The job's parameters; the topic line comes first so it is easy to find."""
+def skill_outline(metadata: Mapping[str, str]) -> list[str]:
+    """The sections a skill names in ``metadata.outline`` (empty when it names none)."""
+    return [part.strip() for part in metadata.get(OUTLINE_KEY, "").split(";") if part.strip()]
+
+
+def user_prompt(brief: JobBrief, outline: Sequence[str] = ()) -> str:
+    """The job's parameters; the topic line comes first so it is easy to find.
+
+    With an ``outline`` the last line asks for exactly those sections, in order.
+    """
     lines = [f"Topic: {brief.topic}"]
     if brief.audience:
         lines.append(f"Audience: {brief.audience}")
@@ -49,5 +87,12 @@ def user_prompt(brief: JobBrief) -> str:
         lines.append(f"Length: {brief.length}")
     if brief.keywords:
         lines.append("Keywords: " + ", ".join(brief.keywords))
-    lines.append("Write the post now.")
+    if outline:
+        sections = ", ".join(f"`## {name}`" for name in outline)
+        lines.append(
+            "Write the post now: the `# ` title, one summary sentence, then these sections "
+            f"in this order: {sections}."
+        )
+    else:
+        lines.append("Write the post now.")
     return "\n".join(lines)
