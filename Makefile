@@ -14,7 +14,8 @@ STAMPS := $(CACHE)/stamps
 COPILOT_CLI_VERSION := 1.0.102
 COPILOT_PREFIX := $(CACHE)/copilot-cli
 COPILOT_PKG_CACHE := $(CACHE)/copilot-pkg
-SYSTEM_PACKAGES := chromium podman buildah runc debootstrap uidmap
+# catatonit: Podman's pause process for `podman kube play` (only a recommends of podman).
+SYSTEM_PACKAGES := chromium podman buildah runc catatonit debootstrap uidmap
 
 export BLOGPOD_COPILOT_CLI ?= $(abspath $(COPILOT_PREFIX))/copilot
 export BLOGPOD_COPILOT_PKG_CACHE ?= $(abspath $(COPILOT_PKG_CACHE))
@@ -32,7 +33,7 @@ $(STAMPS):
 	mkdir -p $(STAMPS)
 
 # System packages: Chromium for the browser tests, Podman for the real Pod.
-$(STAMPS)/system: | $(STAMPS)
+$(STAMPS)/system: Makefile | $(STAMPS)
 	missing=""
 	for pkg in $(SYSTEM_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done
 	if [ -n "$$missing" ]; then
@@ -136,8 +137,12 @@ test: setup
 up: setup
 	$(BIN)/blogpod up --write-first-post
 
+# The Pod against a paced scripted provider, then the embedded local model (skip it with
+# BENCH_LOCAL_MODEL=0); each writes its own block of bench/RESULTS.md.
+BENCH_LOCAL_MODEL ?= 1
 bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	if [ "$(BENCH_LOCAL_MODEL)" = 1 ]; then $(BIN)/python -m bench.local_model; fi
 
 clean:
 	rm -rf $(CACHE) $(VENV) build *.egg-info

@@ -7,11 +7,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from tests.support.processes import VENV_BIN, ServiceProcess, blogpod_env, free_port
 from tests.web.fake_upstream import FakeUpstream
 
 SAMPLE_POST = "hello-world"
+
+#: Debian's Chromium, driven by Playwright (never `playwright install`).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def make_sample_site(site: Path) -> Path:
@@ -67,3 +80,13 @@ def front(tmp_path: Path) -> Iterator[Front]:
             yield Front(url, agent, skills, proc, env)
         finally:
             proc.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

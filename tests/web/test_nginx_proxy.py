@@ -125,6 +125,22 @@ def test_unknown_paths_get_404_from_nginx_not_the_agent(front: Front) -> None:
     assert not front.agent.requests and not front.skills.requests
 
 
+def test_api_paths_nginx_cannot_parse_or_that_look_like_dotfiles(front: Front) -> None:
+    with httpx.Client(base_url=front.url) as client:
+        nul_api = client.get("/api/v1/posts/a%00b")  # refused while nginx parses the line
+        nul_site = client.get("/posts/a%00b")
+        dots = client.get("/api/v1/posts/....%2F%2F....%2F%2Fetc")  # not the dot-file guard
+    assert nul_api.status_code == 400
+    assert nul_api.headers["content-type"] == "application/problem+json"
+    assert nul_api.json()["status"] == 400
+    assert nul_site.status_code == 400
+    assert nul_site.headers["content-type"].startswith("text/html")
+    for resp in (nul_api, nul_site):
+        assert all(h in resp.headers for h in SECURITY_HEADERS)
+    assert dots.status_code == 200  # the fake agent answered: it was proxied
+    assert front.agent.requests == [("GET", "/api/v1/posts/....%2F%2F....%2F%2Fetc")]
+
+
 def test_post_flood_gets_429_problem(front: Front) -> None:
     """Rate 2r/m with burst 3: of 12 quick POSTs, some pass and the rest get 429."""
     with httpx.Client(base_url=front.url) as client:

@@ -14,23 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from tests.pod.up_process import RunningPod, blogpod_up
 from tests.support.scripted_provider import ScriptedProvider
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ACTIVE_ELEMENT = "() => document.activeElement.id || document.activeElement.textContent"
 TOPIC = "Why sidecars share a Pod's loopback"
 
@@ -61,16 +51,6 @@ def pod(
 ) -> Iterator[RunningPod]:
     with blogpod_up(tmp_path_factory.mktemp("pod") / "data", provider.base_url) as running:
         yield running
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def _page(browser: Browser, **context: Any) -> tuple[Page, list[str]]:

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+#: C0 and C1 control characters and DEL; a topic may still span lines (tab, newline, CR).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_LINE_BREAK = re.compile(r"[\t\n\r]")
+
+
+def _no_control_characters(value: str) -> str:
+    """Control characters would reach the prompt, the logs and the published page's title."""
+    found = _CONTROL.search(value)
+    if found:
+        raise ValueError(f"must not contain control characters (found U+{ord(found[0]):04X})")
+    return value
+
+
+def _one_line(value: str) -> str:
+    _no_control_characters(value)
+    if _LINE_BREAK.search(value):
+        raise ValueError("must be one line (no tab or line break)")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_control_characters)]
+Line = Annotated[str, AfterValidator(_one_line)]
 
 
 class PostRequest(BaseModel):
@@ -14,16 +38,16 @@ class PostRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    topic: str = Field(min_length=1, max_length=2000, description="What the post is about.")
-    skill: str | None = Field(
+    topic: Text = Field(min_length=1, max_length=2000, description="What the post is about.")
+    skill: Line | None = Field(
         None, min_length=1, max_length=64, description="Skill to follow (default: blog-writer)."
     )
-    audience: str | None = Field(None, max_length=200, description="Who the post is for.")
-    tone: str | None = Field(None, max_length=100, description="e.g. friendly, formal.")
-    length: str | None = Field(
+    audience: Line | None = Field(None, max_length=200, description="Who the post is for.")
+    tone: Line | None = Field(None, max_length=100, description="e.g. friendly, formal.")
+    length: Line | None = Field(
         None, max_length=40, description="e.g. short, medium, long or '800 words'."
     )
-    keywords: list[str] = Field(
+    keywords: list[Annotated[Line, Field(max_length=100)]] = Field(
         default_factory=list, max_length=20, description="Words the post should use."
     )
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from blogpod.llm.schema import ChatRequest
 
@@ -86,7 +86,8 @@ class LlamaEngine:
 
     def render(self, request: ChatRequest) -> tuple[list[int], list[str]]:
         """The messages rendered by the model's own chat template: prompt tokens, stop strings."""
-        formatted = self._formatter(messages=[m.for_template() for m in request.messages])
+        messages: list[Any] = [m.for_template() for m in request.messages]
+        formatted = self._formatter(messages=messages)
         tokens: list[int] = self._llama.tokenize(
             formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
         )
@@ -110,16 +111,19 @@ class LlamaEngine:
             first_token_at: float | None = None
             prompt, stop = self.render(request)
             max_tokens = self._budget(len(prompt), request.requested_max_tokens)
-            chunks: Iterator[Any] = self._llama.create_completion(
-                prompt,
-                stream=True,
-                max_tokens=max_tokens,
-                temperature=(
-                    DEFAULT_TEMPERATURE if request.temperature is None else request.temperature
+            chunks = cast(
+                "Iterator[Any]",
+                self._llama.create_completion(
+                    prompt,
+                    stream=True,
+                    max_tokens=max_tokens,
+                    temperature=(
+                        DEFAULT_TEMPERATURE if request.temperature is None else request.temperature
+                    ),
+                    top_p=DEFAULT_TOP_P if request.top_p is None else request.top_p,
+                    stop=stop,
+                    seed=request.seed,
                 ),
-                top_p=DEFAULT_TOP_P if request.top_p is None else request.top_p,
-                stop=stop,
-                seed=request.seed,
             )
             text: list[str] = []
             reason = "stop"
