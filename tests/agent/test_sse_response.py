@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from blogpod.agent.app import create_app
+from blogpod.agent.settings import AgentSettings
 from blogpod.agent.sse import Event, EventStream
 
 SCOPE = {"type": "http", "asgi": {"spec_version": "2.3"}}
@@ -73,3 +78,14 @@ async def test_a_finished_stream_is_encoded_as_sse() -> None:
     assert b"".join(body) == (
         b'event: status\ndata: {"status": "running"}\nid: 1\n\n: heartbeat\n\n'
     )
+
+
+def test_the_events_route_is_documented_as_an_event_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, folder in [("STATE_DIR", "state"), ("SITE_DIR", "site"), ("SKILLS_SHARED", "sk")]:
+        monkeypatch.setenv(f"BLOGPOD_{name}", str(tmp_path / folder))
+    monkeypatch.setenv("BLOGPOD_PROVIDER", "local")
+    spec = create_app(AgentSettings()).openapi()
+    answer = spec["paths"]["/api/v1/jobs/{job_id}/events"]["get"]["responses"]["200"]
+    assert list(answer["content"]) == ["text/event-stream"]

@@ -187,7 +187,8 @@ def _add_routes(app: FastAPI, settings: AgentSettings) -> None:
     @app.get(
         "/api/v1/jobs/{job_id}/events",
         response_class=EventStream,
-        responses={200: {"description": "The job's events (status, delta, usage, ...)."}},
+        status_code=200,
+        response_description="The job's events: status, delta, usage, published, error.",
     )
     async def job_events(
         job_id: str,
