@@ -345,7 +345,11 @@ class JobManager:
 
 
 class _DeltaStream:
-    """Coalesces deltas into ``delta`` events every 100 ms; a reset restarts the draft."""
+    """Coalesces deltas into ``delta`` events every 100 ms; a reset restarts the draft.
+
+    The first delta after a quiet spell is sent at once (a reader sees the first words as soon
+    as the model writes them); what follows while the model keeps writing is batched.
+    """
 
     def __init__(self, manager: JobManager, job_id: str) -> None:
         self.manager = manager
@@ -360,7 +364,8 @@ class _DeltaStream:
     def _on_delta(self, text: str) -> None:
         self.pending.append(text)
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._flush_later())
+            self._schedule_flush()
+            self._task = asyncio.create_task(self._flush_while_writing())
 
     def _on_reset(self) -> None:
         self.pending.clear()
@@ -374,9 +379,13 @@ class _DeltaStream:
             {"status": "running", "attempt": row["attempts"], "restarted": True},
         )
 
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(_DELTA_FLUSH_S)
-        self._schedule_flush()
+    async def _flush_while_writing(self) -> None:
+        """One flush a period until a period passes with nothing new."""
+        while True:
+            await asyncio.sleep(_DELTA_FLUSH_S)
+            if not self.pending:
+                return
+            self._schedule_flush()
 
     def _schedule_flush(self) -> None:
         if not self.pending:
