@@ -3,7 +3,7 @@
 Each container becomes the same command it runs in Kubernetes (``blogpod serve <name>``),
 each volume a folder under ``BLOGPOD_DATA_DIR``, with the same ``BLOGPOD_*`` variables.
 This process plays the kubelet: it checks everything it can before starting (settings,
-ports, nginx), starts the services in order and waits for each to be ready, prefixes their
+ports, nginx), starts the services together and waits for each to be ready, prefixes their
 logs, restarts a crashed one with a doubling back-off, and on Ctrl-C or SIGTERM stops every
 process group so nothing is left behind.
 """
@@ -36,6 +36,8 @@ CHECKOUT_DIR = Path(__file__).resolve().parents[2]
 FIRST_POST_TOPIC = "What blogpod is: an AI writing agent running as one Kubernetes Pod"
 
 _PR_SET_PDEATHSIG = 1
+#: How often a starting service's readiness endpoint is asked (a local HTTP call: cheap).
+_READY_POLL_S = 0.05
 
 
 class PodError(Exception):
@@ -261,11 +263,18 @@ class Pod:
         self.logs.line("pod", text)
 
     def start(self) -> None:
-        """Start each service and wait until it is ready; PodError if one cannot start."""
+        """Start every service at once, as the kubelet starts a Pod's containers, then wait
+        until each is ready, in order; PodError if one cannot start.
+
+        Starting together costs nothing in correctness (the agent is ready only once a skill
+        snapshot is published, and nothing is submitted before all are ready) and makes the
+        start-up as long as the slowest service instead of the sum of all.
+        """
+        if self.stopping.is_set():
+            return
         for child in self.children:
-            if self.stopping.is_set():
-                return
             child.start()
+        for child in self.children:
             if not self._wait_ready(child):
                 return
             self.say(f"{child.spec.name} is ready on 127.0.0.1:{child.spec.port}")
@@ -286,7 +295,7 @@ class Pod:
             ready, last = child.probe()
             if ready:
                 return True
-            self.stopping.wait(0.25)
+            self.stopping.wait(_READY_POLL_S)
         raise PodError(
             f"{child.spec.name} was not ready at {child.spec.ready_url} after "
             f"{self.settings.ready_timeout:.0f} s (BLOGPOD_READY_TIMEOUT); last answer: {last}"
