@@ -183,8 +183,8 @@ def render(results: dict[str, Any]) -> str:
         f"Machine: {meta['machine']['cpu']}, {meta['machine']['cores']} cores, "
         f"{meta['machine']['memory_gib']} GiB, Linux {meta['machine']['kernel']}, "
         f"Python {meta['machine']['python']}. Load average before/after: "
-        f"{meta.get('load_before')} / {meta.get('load_after')} (shared machine: other "
-        "engineers' builds and tests ran at the same time).",
+        f"{meta.get('load_before')} / {meta.get('load_after')} (a higher load means "
+        "something else ran on the machine meanwhile).",
         "",
         f"Provider pace: first token after {meta['pace']['first_token_ms']} ms, then "
         f"{meta['pace']['tokens_per_s']} tokens/s, {meta['pace']['tokens']} tokens; its own "
