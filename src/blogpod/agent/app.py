@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 def _task_counter(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
-    """Counts the loop's tasks from any thread (a scrape may run outside the loop)."""
+    """Counts the tasks of the agent's own loop, which the gauge's callback captures."""
     return lambda: float(len(asyncio.all_tasks(loop)))
 
 

@@ -8,7 +8,8 @@ A 1.5B model copies what looks like a post: it echoed the skill's own ``##`` hea
 answer and stopped after as many sections as the skill's example had. So the skill is fenced
 in ``<skill>`` tags with its headings turned into bold lines, and for small models a skill may
 name the post's sections in ``metadata.outline`` (``;``-separated), which the user prompt then
-asks for: measured on six topics, 6 of 6 well-shaped posts with it, 3 of 6 without.
+asks for: measured on six topics, 6 of 6 well-shaped posts with it, 4 of 6 without (1 of 6
+before the skill was fenced and its example given three sections).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
+
+from markdown_it import MarkdownIt
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*(?:\n|\Z)", re.DOTALL)
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)[ \t#]*$")
+_MARKDOWN = MarkdownIt("commonmark")
 OUTLINE_KEY = "outline"
 
 _RULES = (
@@ -44,19 +47,16 @@ def strip_front_matter(skill_md: str) -> str:
 
 
 def headings_as_bold(markdown: str) -> str:
-    """ATX headings outside code fences become bold lines (the model must not copy them)."""
-    lines: list[str] = []
-    fence: str | None = None
-    for line in markdown.splitlines():
-        opening = _FENCE.match(line)
-        if opening:
-            marker = opening.group(1)
-            if fence is None:
-                fence = marker
-            elif marker[0] == fence[0] and len(marker) >= len(fence):
-                fence = None
-        heading = _HEADING.match(line) if fence is None else None
-        lines.append(f"**{heading.group(1)}**" if heading and heading.group(1) else line)
+    """Headings outside code become bold lines (the model must not copy them as its own)."""
+    lines = markdown.splitlines()
+    tokens = _MARKDOWN.parse(markdown)
+    headings = [
+        (opening.map, title.content)
+        for opening, title in pairwise(tokens)
+        if opening.type == "heading_open" and opening.map and title.content
+    ]
+    for (start, end), title in reversed(headings):  # a setext heading spans two lines
+        lines[start:end] = [f"**{title}**"]
     return "\n".join(lines)
 
 
